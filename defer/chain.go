@@ -1,0 +1,162 @@
+package deferred
+
+import (
+	"errors"
+
+	"github.com/twistgo/twist/failure"
+)
+
+// errNilDeferred is the Failure of a ThenDeferred whose callback returned a
+// nil Deferred.
+var errNilDeferred = errors.New("deferred: ThenDeferred callback returned a nil *Deferred")
+
+// Then returns a Deferred that fires with cb's result once d has fired with
+// a value, or with d's Failure (cb is then not called): a step that changes
+// the chain's type. d's own chain goes on with the zero value, its result
+// having moved on. Cancelling the returned Deferred before it fires cancels
+// d. A panic in cb becomes the returned Deferred's Failure.
+func Then[T, U any](d *Deferred[T], cb func(T) (U, error)) *Deferred[U] {
+	t := &thenLink[T, U]{cb: cb}
+	t.out.init(d)
+	if l := d.push(step[T]{ln: t}); l != nil {
+		drive(l)
+	}
+	return &t.out
+}
+
+// thenLink is Then's step on the source chain; it holds the Deferred it
+// fires, so a Then costs one allocation.
+type thenLink[T, U any] struct {
+	out Deferred[U]
+	cb  func(T) (U, error)
+}
+
+func (t *thenLink[T, U]) run(d *Deferred[T]) {
+	v, f := d.take()
+	var u U
+	if f == nil {
+		u, f = protect(func() (U, error) { return t.cb(v) })
+	}
+	d.handoff = t.out.receive(d, u, f)
+}
+
+// ThenDeferred returns a Deferred that, once d has fired with a value,
+// fires with the result of the Deferred that cb returns: the chain waits on
+// it, as when a Twisted callback returns a Deferred. If d fails, cb is not
+// called and the Failure moves on. The inner Deferred's result moves to the
+// returned one, leaving the inner empty (its later steps see the zero value,
+// and its Failure is not reported twice). Cancelling the returned Deferred
+// cancels d before cb has run, and the inner Deferred while waiting on it.
+func ThenDeferred[T, U any](d *Deferred[T], cb func(T) *Deferred[U]) *Deferred[U] {
+	t := &thenDeferredLink[T, U]{cb: cb}
+	t.out.init(d)
+	if l := d.push(step[T]{ln: t}); l != nil {
+		drive(l)
+	}
+	return &t.out
+}
+
+type thenDeferredLink[T, U any] struct {
+	out Deferred[U]
+	cb  func(T) *Deferred[U]
+}
+
+func (t *thenDeferredLink[T, U]) run(d *Deferred[T]) {
+	v, f := d.take()
+	if f != nil {
+		var zero U
+		d.handoff = t.out.receive(d, zero, f)
+		return
+	}
+	inner, f := protect(func() (*Deferred[U], error) {
+		inner := t.cb(v)
+		if inner == nil {
+			return nil, errNilDeferred
+		}
+		return inner, nil
+	})
+	if f != nil {
+		var zero U
+		d.handoff = t.out.receive(d, zero, f)
+		return
+	}
+	d.handoff = t.out.follow(inner)
+}
+
+// Chain makes other fire with d's result when d's chain reaches this step
+// (Twisted's chainDeferred); d's chain goes on with the zero value. If other
+// has already fired, d's chain goes on with an [ErrAlreadyCalled] Failure.
+// Cancelling other does not cancel d. It returns d.
+func (d *Deferred[T]) Chain(other *Deferred[T]) *Deferred[T] {
+	if l := d.push(step[T]{ln: (*forwardTo[T])(other)}); l != nil {
+		drive(l)
+	}
+	return d
+}
+
+// init prepares a Deferred embedded in a link object; up is what Cancel
+// propagates to.
+func (d *Deferred[T]) init(up canceller) {
+	d.upstream = up
+	if debug.Load() {
+		d.origin = newOrigin()
+	}
+}
+
+// receive fires d with a result moved from src's chain and returns d if it
+// is to run next. A result d cannot take (it has fired already) stays in src
+// as an ErrAlreadyCalled Failure, so nothing is lost silently.
+func (d *Deferred[T]) receive(src interface{ keep(*failure.Failure) }, v T, f *failure.Failure) link {
+	d.mu.Lock()
+	run, err := d.settleLocked(v, f)
+	d.mu.Unlock()
+	if err != nil {
+		src.keep(failure.New(err))
+		return nil
+	}
+	if run {
+		return d
+	}
+	return nil
+}
+
+// keep sets the current result of a running chain to f.
+func (d *Deferred[T]) keep(f *failure.Failure) {
+	var zero T
+	d.result, d.fail = zero, f
+}
+
+// follow makes d (unfired) take inner's result once inner's chain has run,
+// and returns the Deferred to run next, if any. An inner that has fired and
+// is at rest gives its result up at once.
+func (d *Deferred[T]) follow(inner *Deferred[T]) link {
+	d.mu.Lock()
+	if !d.fired {
+		d.upstream = inner
+	}
+	d.mu.Unlock()
+
+	inner.mu.Lock()
+	if inner.fired && !inner.running && inner.paused.Load() == 0 && inner.next == len(inner.steps) {
+		inner.disarmLocked()
+		v, f := inner.take()
+		inner.mu.Unlock()
+		return d.receive(inner, v, f)
+	}
+	inner.appendLocked(step[T]{ln: (*forwardTo[T])(d)})
+	run := inner.startableLocked()
+	inner.mu.Unlock()
+	if run {
+		return inner
+	}
+	return nil
+}
+
+// forwardTo is a Deferred seen as the step that fires it with the result of
+// the chain it is added to (Chain, and ThenDeferred's wait on its inner).
+type forwardTo[T any] Deferred[T]
+
+func (to *forwardTo[T]) run(d *Deferred[T]) {
+	v, f := d.take()
+	d.handoff = (*Deferred[T])(to).receive(d, v, f)
+}
