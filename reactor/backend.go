@@ -1,0 +1,29 @@
+package reactor
+
+// Backend names how a [Reactor] waits for events. Choose one with [WithBackend];
+// [Reactor.Backend] tells which one a reactor uses.
+type Backend uint8
+
+const (
+	// Portable waits on a channel and a timer; it runs on every OS. I/O comes from
+	// goroutines that hand their results to the loop with
+	// [Reactor.CallFromGoroutine]; the FD methods return [ErrFDUnsupported].
+	Portable Backend = iota + 1
+	// Epoll (Linux only) blocks the loop in epoll_wait with the next timer as
+	// its timeout, and offers the FD methods ([Reactor.AddReader] and friends) so
+	// non-blocking sockets are served on the loop without a goroutine each.
+	// Asking for it on another OS gives a Portable reactor.
+	Epoll
+)
+
+// String returns "epoll" or "portable".
+func (b Backend) String() string {
+	switch b {
+	case Portable:
+		return "portable"
+	case Epoll:
+		return "epoll"
+	default:
+		return "default(" + DefaultBackend.String() + ")"
+	}
+}

@@ -1,0 +1,271 @@
+package reactor
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Reactor states, in the order a reactor goes through them.
+const (
+	stateIdle     int32 = iota // created, Run not called yet
+	stateRunning               // Run called, Stop not called yet
+	stateStopping              // Stop called; shutdown triggers running
+	stateStopped               // Run returned
+)
+
+// Reactor is an event loop: it runs timers, functions handed over from other
+// goroutines, file-descriptor handlers and system event triggers, all on the one
+// goroutine that calls [Reactor.Run], the way Twisted's reactor runs a Twisted
+// program on one thread.
+//
+// Methods are to be called on the loop goroutine (from a callback), or before Run
+// by the goroutine that will call Run, unless their documentation says they are
+// safe from any goroutine ([Reactor.CallFromGoroutine], [Reactor.Stop],
+// [Reactor.Running], [Reactor.Now], [Reactor.Backend]).
+type Reactor struct {
+	cfg    config
+	log    *slog.Logger
+	poller poller
+	base   time.Time // the time of nanotime 0, with a monotonic reading
+
+	state    atomic.Int32
+	sleeping atomic.Bool // the loop is (about to be) blocked in poller.wait
+	handoff  handoffQueue
+
+	// Everything below belongs to the loop goroutine.
+	timers    timerQueue
+	events    [2]eventTriggers // indexed by Event
+	firing    [2]*firing       // the firing of each Event in progress, if any
+	triggerID uint64
+	started   bool // "during startup" has begun: CallWhenRunning calls at once
+	shutdown  shutdownState
+	pool      workerPool
+}
+
+// shutdownState tracks the end of Run (loop goroutine only).
+type shutdownState struct {
+	triggersDone   bool         // the shutdown event has fired all its phases
+	deadlinePassed bool         // WithShutdownTimeout elapsed: stop waiting
+	deadline       *DelayedCall // the timer that sets deadlinePassed
+	done           bool         // the loop is to exit
+}
+
+// New returns a reactor configured by opts, ready to [Reactor.Run]. Its poller's
+// resources (for Epoll, an epoll descriptor and an eventfd) are released when Run
+// returns, or when the Reactor is garbage collected without having run.
+func New(opts ...Option) *Reactor {
+	cfg := newConfig(opts)
+	r := &Reactor{cfg: cfg, log: cfg.logger, base: time.Now()}
+	r.timers.base = r.base
+	r.timers.nanotime = r.nanotime
+	r.poller = newPoller(cfg.backend, cfg.logger)
+	r.pool.init(cfg.workers)
+	return r
+}
+
+func newPoller(b Backend, log *slog.Logger) poller {
+	if b == Epoll {
+		p, err := newEpollPoller(log)
+		if err == nil {
+			return p
+		}
+		log.Warn("reactor: epoll backend unavailable, using portable", "err", err)
+	}
+	return newPortablePoller()
+}
+
+// nanotime is the loop's clock: monotonic nanoseconds since New.
+func (r *Reactor) nanotime() int64 { return int64(time.Since(r.base)) }
+
+// Now returns the reactor's current time (Twisted's seconds()), the time base of
+// [DelayedCall.Time]. It carries a monotonic reading. Safe from any goroutine.
+func (r *Reactor) Now() time.Time { return r.base.Add(time.Duration(r.nanotime())) }
+
+// Running reports whether [Reactor.Run] has been called and [Reactor.Stop] has
+// not. Safe from any goroutine.
+func (r *Reactor) Running() bool { return r.state.Load() == stateRunning }
+
+// Run runs the loop on the calling goroutine until the reactor stops: it fires
+// the startup triggers ("before", "during", then "after", which is where
+// [Reactor.CallWhenRunning] calls run), then runs timers, handed-over functions
+// and file-descriptor handlers as they come due. After [Reactor.Stop] it fires
+// the shutdown triggers, waits for their Deferreds and for [DeferToGoroutine]
+// functions (all within [WithShutdownTimeout]), releases the poller and returns
+// nil.
+//
+// Run returns [ErrAlreadyRunning] while the reactor runs, and [ErrNotRestartable]
+// once it has stopped: a reactor runs once.
+func (r *Reactor) Run() error {
+	if !r.state.CompareAndSwap(stateIdle, stateRunning) {
+		if r.state.Load() == stateStopped {
+			return ErrNotRestartable
+		}
+		return ErrAlreadyRunning
+	}
+	defer r.state.Store(stateStopped)
+	defer r.poller.close()
+	defer r.watchSignals()()
+
+	r.fire(Startup, nil)
+	for !r.shutdown.done {
+		r.iterate()
+	}
+	return nil
+}
+
+// iterate is one turn of the loop: hand-offs, due timers, then a wait for I/O
+// until the next timer. Nothing here allocates once the queues have grown.
+func (r *Reactor) iterate() {
+	r.runHandoffs()
+	r.runTimers()
+	if r.shutdown.done {
+		return
+	}
+	timeout := r.timeout()
+	if timeout != 0 {
+		// Announce the sleep, then look once more: a producer that queued before
+		// seeing the flag left work behind; one that sees it wakes us.
+		r.sleeping.Store(true)
+		if !r.handoff.empty() {
+			r.sleeping.Store(false)
+			timeout = 0
+		}
+	}
+	r.poller.wait(timeout)
+	r.sleeping.Store(false)
+}
+
+func (r *Reactor) runHandoffs() {
+	batch := r.handoff.take()
+	for _, f := range batch {
+		guard(r.log, "function handed over with CallFromGoroutine", f)
+	}
+	r.handoff.recycle(batch)
+}
+
+func (r *Reactor) runTimers() {
+	if r.timers.heap.Len() == 0 {
+		return
+	}
+	now, limit := r.nanotime(), r.timers.limit()
+	for {
+		f, ok := r.timers.popDue(now, limit)
+		if !ok {
+			return
+		}
+		guard(r.log, "delayed call", f)
+	}
+}
+
+// timeout is how long the loop may sleep: until the next timer, or forever.
+func (r *Reactor) timeout() time.Duration {
+	when, ok := r.timers.next()
+	if !ok {
+		return -1
+	}
+	return time.Duration(max(when-r.nanotime(), 0))
+}
+
+// CallFromGoroutine queues f to run on the loop goroutine (Twisted's
+// callFromThread). It is safe from any goroutine and never blocks on the loop.
+// Calls run in the order they were queued; a call queued while the loop runs the
+// queue waits for the next iteration, so a flood of calls cannot starve timers and
+// I/O. Functions queued after Run returned never run.
+func (r *Reactor) CallFromGoroutine(f func()) {
+	r.handoff.push(f)
+	if r.sleeping.Load() && r.sleeping.CompareAndSwap(true, false) {
+		r.poller.wake()
+	}
+}
+
+// Stop asks the reactor to stop and returns at once. On the loop, the shutdown
+// triggers then run ("before", waiting for their Deferreds, "during", "after"),
+// and [Reactor.Run] returns when they are done or [WithShutdownTimeout] has passed.
+// Stopping while startup triggers still wait for their Deferreds abandons the
+// rest of startup.
+//
+// Stop is safe to call from any goroutine. It returns [ErrNotRunning] when Run
+// has not been called, or Stop already was.
+func (r *Reactor) Stop() error {
+	if !r.state.CompareAndSwap(stateRunning, stateStopping) {
+		return ErrNotRunning
+	}
+	r.CallFromGoroutine(r.beginShutdown)
+	return nil
+}
+
+// CallWhenRunning runs f once the reactor is running: at once if startup has
+// reached its "during" phase, otherwise as an "after startup" trigger, in the
+// order of the calls. A call made once shutdown has begun its "during" phase is
+// dropped. Loop goroutine only (or before Run).
+func (r *Reactor) CallWhenRunning(f func()) {
+	if r.started {
+		f()
+		return
+	}
+	r.addTrigger(After, Startup, func() waiter { f(); return nil })
+}
+
+// Schedule arranges for f to run on the loop once delay has passed (Twisted's
+// callLater). Calls run in time order, and calls due at the same time run in the
+// order they were scheduled. A call scheduled from inside a call does not run in
+// the same iteration, even with delay 0. Schedule panics when delay is negative.
+// Loop goroutine only (or before Run).
+func (r *Reactor) Schedule(delay time.Duration, f func()) *DelayedCall {
+	return r.timers.schedule(delay, f)
+}
+
+// AfterFunc runs f on the loop once d has passed, like [Reactor.Schedule], and
+// returns a function that cancels it, reporting whether it did so before f ran;
+// it satisfies deferred.Clock. The returned stop function is safe from any
+// goroutine (a Deferred may be fired anywhere); AfterFunc itself is loop only (or
+// before Run). It panics when d is negative.
+func (r *Reactor) AfterFunc(d time.Duration, f func()) (stop func() bool) {
+	var state atomic.Int32 // 0 pending, 1 fired, 2 stopped
+	dc := r.Schedule(d, func() {
+		if state.CompareAndSwap(0, 1) {
+			f()
+		}
+	})
+	return func() bool {
+		if !state.CompareAndSwap(0, 2) {
+			return false
+		}
+		// The heap belongs to the loop: remove the call there.
+		r.CallFromGoroutine(func() { dc.Cancel() })
+		return true
+	}
+}
+
+// watchSignals makes the configured signals stop the reactor until the
+// returned function is called.
+func (r *Reactor) watchSignals() (unwatch func()) {
+	if len(r.cfg.signals) == 0 {
+		return func() {}
+	}
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, r.cfg.signals...)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case sig := <-ch:
+				if r.Stop() == nil {
+					r.log.Info("reactor: stopping on signal", "signal", sig.String())
+				}
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() {
+		signal.Stop(ch)
+		close(done)
+		wg.Wait()
+	}
+}
