@@ -131,20 +131,24 @@ func (d *Deferred[T]) keep(f *failure.Failure) {
 // is at rest gives its result up at once.
 func (d *Deferred[T]) follow(inner *Deferred[T]) link {
 	d.mu.Lock()
-	if !d.fired {
+	if d.st.Load()&sFired == 0 {
 		d.upstream = inner
 	}
 	d.mu.Unlock()
 
 	inner.mu.Lock()
-	if inner.fired && !inner.running && inner.paused.Load() == 0 && inner.next == len(inner.steps) {
-		inner.disarmLocked()
+	st := inner.st.Load()
+	if st&(sFired|sRunning|sQueued|sPaused) == sFired && inner.st.CompareAndSwap(st, st|sRunning) {
+		if st&sArmed != 0 {
+			inner.cleanup.Stop()
+		}
 		v, f := inner.take()
+		inner.st.Store(sFired)
 		inner.mu.Unlock()
 		return d.receive(inner, v, f)
 	}
 	inner.appendLocked(step[T]{ln: (*forwardTo[T])(d)})
-	run := inner.startableLocked()
+	run := inner.startLocked()
 	inner.mu.Unlock()
 	if run {
 		return inner

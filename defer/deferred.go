@@ -25,15 +25,16 @@ import (
 // value is not usable: create one with [New], [NewWithCanceller], [Succeed],
 // [Fail] or [Execute].
 type Deferred[T any] struct {
+	// st holds the state bits. The fast path (a step added to a fired,
+	// idle Deferred) moves it from exactly sFired to sFired|sRunning and
+	// back with compare-and-swap, without the mutex; every other change
+	// happens with mu held, atomically, so the fast path sees it.
+	st atomic.Uint32
 	mu sync.Mutex
 
-	fired      bool // Callback or Errback happened
-	running    bool // a goroutine is running the chain; it owns result, fail and next
-	suppress   bool // Twisted's _suppressAlreadyCalled: eat one late fire after Cancel
-	cancelling bool // Cancel has started; later calls do nothing
-	armed      bool // cleanup will report fail as unhandled
-
-	paused atomic.Int32
+	paused     int32 // Pause depth; under mu
+	suppress   bool  // Twisted's _suppressAlreadyCalled: eat one late fire after Cancel
+	cancelling bool  // Cancel has started; later calls do nothing
 
 	result T
 	fail   *failure.Failure
@@ -53,17 +54,25 @@ type Deferred[T any] struct {
 	origin  *origin // debug mode only
 }
 
-// step is one pair of the chain. User steps have cb and/or eb; internal
-// steps (Then, Chain, Wait, ...) have ln, which may hand the result on to
-// another Deferred.
+// The state bits of a Deferred.
+const (
+	sFired   uint32 = 1 << iota // Callback or Errback happened
+	sRunning                    // a goroutine runs the chain; it owns result, fail, next and handoff
+	sQueued                     // steps are waiting in steps[next:]
+	sPaused                     // paused > 0
+	sArmed                      // a cleanup will report fail as unhandled
+)
+
+// step is one entry of the chain. Every kind of step (a callback, an
+// errback, both, or an internal step of Then, Chain, Wait, ...) is a
+// linker; callbacks are stored as func-typed linkers, which costs no
+// allocation.
 type step[T any] struct {
-	cb func(T) (T, error)
-	eb func(*failure.Failure) (T, error)
 	ln linker[T]
 }
 
-// linker is an internal step: it reads and may replace d's current result,
-// and may set d.handoff.
+// linker runs one step: it reads and may replace d's current result, and an
+// internal step may set d.handoff.
 type linker[T any] interface {
 	run(d *Deferred[T])
 }
@@ -95,7 +104,8 @@ func NewWithCanceller[T any](canceller func(*Deferred[T])) *Deferred[T] {
 // Succeed returns a Deferred that has already fired with v.
 func Succeed[T any](v T) *Deferred[T] {
 	d := New[T]()
-	d.fired, d.result = true, v
+	d.result = v
+	d.st.Store(sFired)
 	return d
 }
 
@@ -104,9 +114,8 @@ func Succeed[T any](v T) *Deferred[T] {
 // Failure as unhandled if it is collected before an errback handles it.
 func Fail[T any](err error) *Deferred[T] {
 	d := New[T]()
-	d.fired, d.fail = true, failure.New(err)
 	d.mu.Lock()
-	d.restLocked()
+	_, _ = d.settleLocked(d.result, failure.New(err))
 	d.mu.Unlock()
 	return d
 }
@@ -117,9 +126,8 @@ func Execute[T any](f func() (T, error)) *Deferred[T] {
 	v, fail := protect(f)
 	if fail != nil {
 		d := New[T]()
-		d.fired, d.fail = true, fail
 		d.mu.Lock()
-		d.restLocked()
+		_, _ = d.settleLocked(d.result, fail)
 		d.mu.Unlock()
 		return d
 	}
@@ -171,56 +179,77 @@ func (d *Deferred[T]) fire(v T, f *failure.Failure) error {
 // settleLocked fires d. It reports whether the caller must run the chain
 // (d is then marked running).
 func (d *Deferred[T]) settleLocked(v T, f *failure.Failure) (run bool, err error) {
-	if d.fired {
+	st := d.st.Load()
+	if st&sFired != 0 {
 		if d.suppress {
 			d.suppress = false
 			return false, nil
 		}
 		return false, d.alreadyCalled()
 	}
-	d.fired, d.result, d.fail = true, v, f
+	// Nobody runs an unfired chain, so result is ours to set.
+	d.result, d.fail = v, f
 	if d.origin != nil {
 		d.origin.fired()
 	}
 	d.upstream = nil
-	if d.startableLocked() {
-		return true, nil
+	bits := sFired
+	if run = st&(sQueued|sPaused) == sQueued; run {
+		bits |= sRunning
+	} else if d.armLocked() {
+		bits |= sArmed
 	}
-	d.restLocked()
-	return false, nil
+	d.st.Or(bits)
+	return run, nil
 }
 
-// startableLocked marks d running and reports true when its chain has
-// steps to run now.
-func (d *Deferred[T]) startableLocked() bool {
-	if !d.fired || d.running || d.paused.Load() > 0 || d.next == len(d.steps) {
+// startLocked marks d running and reports true when its chain has steps to
+// run now and nobody runs it.
+func (d *Deferred[T]) startLocked() bool {
+	// No fast path can start while sQueued is set, and mu excludes the
+	// rest, so the state cannot change between the load and the Or.
+	st := d.st.Load()
+	if st&(sFired|sRunning|sQueued|sPaused) != sFired|sQueued {
 		return false
 	}
-	d.running = true
-	d.disarmLocked()
+	d.st.Or(sRunning)
+	if st&sArmed != 0 {
+		d.st.And(^sArmed)
+		d.cleanup.Stop()
+	}
 	return true
 }
 
-// restLocked leaves d at rest: not running, consumed steps released, and an
-// unhandled Failure watched for.
+// restLocked leaves a running d at rest: consumed steps released, an
+// unhandled Failure watched for, and the running bit cleared.
 func (d *Deferred[T]) restLocked() {
-	d.running = false
 	if d.next == len(d.steps) && d.next > 0 {
 		clear(d.steps)
 		d.steps = d.steps[:0]
 		d.next = 0
 	}
-	if d.fail != nil && d.fail != d.handled && !d.armed {
-		d.armed = true
-		d.cleanup = runtime.AddCleanup(d, reportUnhandled, d.fail)
+	st := sFired
+	if d.next < len(d.steps) {
+		st |= sQueued
 	}
+	if d.paused > 0 {
+		st |= sPaused
+	}
+	if d.armLocked() {
+		st |= sArmed
+	}
+	// While sRunning is set, nothing else changes st.
+	d.st.Store(st)
 }
 
-func (d *Deferred[T]) disarmLocked() {
-	if d.armed {
-		d.armed = false
-		d.cleanup.Stop()
+// armLocked starts watching an unhandled Failure result and reports
+// whether it did.
+func (d *Deferred[T]) armLocked() bool {
+	if d.fail == nil || d.fail == d.handled {
+		return false
 	}
+	d.cleanup = runtime.AddCleanup(d, reportUnhandled, d.fail)
+	return true
 }
 
 // AddCallbacks adds a step to the chain: cb runs if the chain is on its
@@ -229,8 +258,14 @@ func (d *Deferred[T]) disarmLocked() {
 // already fired and is not paused, the step runs at once on the calling
 // goroutine. It returns d, so calls can be chained.
 func (d *Deferred[T]) AddCallbacks(cb func(T) (T, error), eb func(*failure.Failure) (T, error)) *Deferred[T] {
-	if l := d.push(step[T]{cb: cb, eb: eb}); l != nil {
-		drive(l)
+	switch {
+	case eb == nil && cb == nil:
+	case eb == nil:
+		d.add(callbackStep[T](cb))
+	case cb == nil:
+		d.add(errbackStep[T](eb))
+	default:
+		d.add(&pairStep[T]{cb: cb, eb: eb})
 	}
 	return d
 }
@@ -251,19 +286,91 @@ func (d *Deferred[T]) AddErrback(eb func(*failure.Failure) (T, error)) *Deferred
 // AddBoth adds a step that runs fn on either path: fn receives the value
 // and a nil Failure, or the zero value and the Failure.
 func (d *Deferred[T]) AddBoth(fn func(T, *failure.Failure) (T, error)) *Deferred[T] {
-	return d.AddCallbacks(
-		func(v T) (T, error) { return fn(v, nil) },
-		func(f *failure.Failure) (T, error) {
-			var zero T
-			return fn(zero, f)
-		})
+	if fn != nil {
+		d.add(bothStep[T](fn))
+	}
+	return d
+}
+
+type (
+	callbackStep[T any] func(T) (T, error)
+	errbackStep[T any]  func(*failure.Failure) (T, error)
+	bothStep[T any]     func(T, *failure.Failure) (T, error)
+	pairStep[T any]     struct {
+		cb func(T) (T, error)
+		eb func(*failure.Failure) (T, error)
+	}
+)
+
+func (cb callbackStep[T]) run(d *Deferred[T]) {
+	if d.fail == nil {
+		d.setResult(cb(d.result))
+	}
+}
+
+func (eb errbackStep[T]) run(d *Deferred[T]) {
+	if d.fail != nil {
+		d.setResult(eb(d.fail))
+	}
+}
+
+func (fn bothStep[T]) run(d *Deferred[T]) {
+	d.setResult(fn(d.result, d.fail))
+}
+
+func (p *pairStep[T]) run(d *Deferred[T]) {
+	if d.fail == nil {
+		d.setResult(p.cb(d.result))
+	} else {
+		d.setResult(p.eb(d.fail))
+	}
+}
+
+// add adds a step. On a Deferred that has fired and is idle, the step runs
+// at once without being queued or taking the mutex: two compare-and-swaps
+// around the call.
+func (d *Deferred[T]) add(ln linker[T]) {
+	if d.st.CompareAndSwap(sFired, sFired|sRunning) {
+		d.runStep(ln)
+		if d.handoff == nil && d.fail == nil && d.st.CompareAndSwap(sFired|sRunning, sFired) {
+			return
+		}
+		d.goOn()
+		return
+	}
+	if l := d.push(step[T]{ln: ln}); l != nil {
+		drive(l)
+	}
+}
+
+// goOn continues a chain whose runner ran a step outside advance: it runs
+// what the step handed off and the steps added meanwhile, or leaves d at
+// rest.
+func (d *Deferred[T]) goOn() {
+	next := d.handoff
+	d.handoff = nil
+	d.mu.Lock()
+	if d.next == len(d.steps) || d.paused > 0 {
+		d.restLocked()
+		d.mu.Unlock()
+		if next != nil {
+			drive(next)
+		}
+		return
+	}
+	d.mu.Unlock()
+	if next != nil {
+		driveAfter(next, d)
+		return
+	}
+	drive(d)
 }
 
 // push appends st and returns d if the caller must now run the chain.
 func (d *Deferred[T]) push(st step[T]) link {
 	d.mu.Lock()
 	d.appendLocked(st)
-	run := d.startableLocked()
+	run := d.startLocked()
 	d.mu.Unlock()
 	if run {
 		return d
@@ -280,29 +387,37 @@ func (d *Deferred[T]) appendLocked(st step[T]) {
 		d.steps = grown
 	}
 	d.steps = append(d.steps, st)
+	if d.st.Load()&sQueued == 0 {
+		d.st.Or(sQueued)
+	}
 }
 
 // Called reports whether the Deferred has fired (or been cancelled).
 func (d *Deferred[T]) Called() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.fired
+	return d.st.Load()&sFired != 0
 }
 
-// Pause stops the chain before its next step until a matching [Deferred.Unpause].
-// Pauses nest.
+// Pause stops the chain before its next step until a matching
+// [Deferred.Unpause]. Pauses nest.
 func (d *Deferred[T]) Pause() {
-	d.paused.Add(1)
+	d.mu.Lock()
+	d.paused++
+	d.st.Or(sPaused)
+	d.mu.Unlock()
 }
 
 // Unpause undoes one [Deferred.Pause]; when the last pause is undone, the
-// chain goes on, on the calling goroutine.
+// chain goes on, on the calling goroutine. Unpause on a Deferred that is not
+// paused does nothing.
 func (d *Deferred[T]) Unpause() {
 	d.mu.Lock()
-	if d.paused.Add(-1) < 0 {
-		d.paused.Store(0)
+	if d.paused > 0 {
+		d.paused--
+		if d.paused == 0 {
+			d.st.And(^sPaused)
+		}
 	}
-	run := d.startableLocked()
+	run := d.startLocked()
 	d.mu.Unlock()
 	if run {
 		drive(d)
@@ -323,7 +438,7 @@ func (d *Deferred[T]) Unpause() {
 // A panicking canceller fires the Deferred with the panic's Failure.
 func (d *Deferred[T]) Cancel() {
 	d.mu.Lock()
-	if d.fired || d.cancelling {
+	if d.st.Load()&sFired != 0 || d.cancelling {
 		d.mu.Unlock()
 		return
 	}
@@ -347,7 +462,7 @@ func (d *Deferred[T]) Cancel() {
 	var zero T
 	d.mu.Lock()
 	run := false
-	if !d.fired {
+	if d.st.Load()&sFired == 0 {
 		run, _ = d.settleLocked(zero, fail)
 	} else if fail.Panicked() {
 		d.mu.Unlock()
@@ -383,7 +498,15 @@ type link interface {
 // instead of recursing, so 100 000 nested Deferreds do not grow the
 // goroutine's stack (Twisted's _runCallbacks keeps the same stack).
 func drive(l link) {
+	driveAfter(l, nil)
+}
+
+// driveAfter runs l, then resume (a chain that is still running), if any.
+func driveAfter(l, resume link) {
 	var stack []link
+	if resume != nil {
+		stack = append(stack, resume)
+	}
 	for {
 		next, more := l.advance()
 		if next != nil {
@@ -405,55 +528,61 @@ func drive(l link) {
 func (d *Deferred[T]) advance() (link, bool) {
 	d.mu.Lock()
 	for {
-		if d.next == len(d.steps) || d.paused.Load() > 0 {
+		if d.next == len(d.steps) || d.paused > 0 {
 			d.restLocked()
 			d.mu.Unlock()
 			return nil, false
 		}
+		// Steps appended meanwhile go to a new slice or beyond end: the
+		// entries up to end stay as they are.
 		steps, end := d.steps, len(d.steps)
 		d.mu.Unlock()
-		for d.next < end && d.paused.Load() == 0 {
-			st := &steps[d.next]
+		for d.next < end {
+			ln := steps[d.next].ln
 			d.next++
-			d.runStep(st)
+			d.runStep(ln)
 			if d.handoff != nil {
-				next := d.handoff
-				d.handoff = nil
-				d.mu.Lock()
-				if d.next == len(d.steps) || d.paused.Load() > 0 {
-					d.restLocked()
-					d.mu.Unlock()
-					return next, false
-				}
-				d.mu.Unlock()
-				return next, true
+				return d.handOff()
+			}
+			if d.st.Load()&sPaused != 0 {
+				break
 			}
 		}
 		d.mu.Lock()
 	}
 }
 
+// handOff returns the Deferred a step fired, to be run before the rest of
+// d's chain, and whether d has a rest.
+func (d *Deferred[T]) handOff() (link, bool) {
+	next := d.handoff
+	d.handoff = nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.next == len(d.steps) || d.paused > 0 {
+		d.restLocked()
+		return next, false
+	}
+	return next, true
+}
+
 // runStep runs one step on the current result; a panic becomes the new
 // result's Failure.
-func (d *Deferred[T]) runStep(st *step[T]) {
+func (d *Deferred[T]) runStep(ln linker[T]) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			var zero T
-			d.result, d.fail = zero, failure.FromPanic(r)
+		if !returned {
+			d.recovered(recover())
 		}
 	}()
-	switch {
-	case st.ln != nil:
-		st.ln.run(d)
-	case d.fail == nil:
-		if st.cb != nil {
-			d.setResult(st.cb(d.result))
-		}
-	default:
-		if st.eb != nil {
-			d.setResult(st.eb(d.fail))
-		}
-	}
+	ln.run(d)
+	returned = true
+}
+
+// recovered makes a panic's value the current result's Failure.
+func (d *Deferred[T]) recovered(r any) {
+	var zero T
+	d.result, d.fail = zero, failure.FromPanic(r)
 }
 
 func (d *Deferred[T]) setResult(v T, err error) {
