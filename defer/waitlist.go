@@ -1,0 +1,55 @@
+package deferred
+
+// waitList is a FIFO of pending Deferreds that can also drop any of its
+// entries in O(1), when a waiter is cancelled. It is guarded by its owner's
+// mutex.
+type waitList[T any] struct {
+	head, tail *waitEntry[T]
+	n          int
+}
+
+type waitEntry[T any] struct {
+	d          *Deferred[T]
+	prev, next *waitEntry[T]
+	queued     bool
+}
+
+func (l *waitList[T]) pushBack(e *waitEntry[T]) {
+	e.prev, e.next, e.queued = l.tail, nil, true
+	if l.tail != nil {
+		l.tail.next = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+	l.n++
+}
+
+// popFront removes and returns the oldest entry, or nil.
+func (l *waitList[T]) popFront() *waitEntry[T] {
+	e := l.head
+	if e != nil {
+		l.remove(e)
+	}
+	return e
+}
+
+// remove takes e out of the list; it reports false if e was not in it.
+func (l *waitList[T]) remove(e *waitEntry[T]) bool {
+	if !e.queued {
+		return false
+	}
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.prev, e.next, e.queued = nil, nil, false
+	l.n--
+	return true
+}
