@@ -1,0 +1,253 @@
+package deferred_test
+
+import (
+	"fmt"
+	"testing"
+
+	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/failure"
+)
+
+// The workloads of Twisted's benchmarks/test_deferred.py, each next to a
+// baseline in the same run: a bare slice of functions called in turn.
+
+const chainLen = 10
+
+func inc(n int) (int, error) { return n + 1, nil }
+
+func reraise(f *failure.Failure) (int, error) { return 0, f }
+
+func recoverAll(*failure.Failure) (int, error) { return 1, nil }
+
+func failStep(int) (int, error) { return 0, errBoom }
+
+// perStep reports the time per step of the chain.
+func perStep(b *testing.B, steps int) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*steps), "ns/step")
+}
+
+var sink int
+
+func BenchmarkBaselineFuncChain(b *testing.B) {
+	b.ReportAllocs()
+	fs := make([]func(int) (int, error), chainLen)
+	for i := range fs {
+		fs[i] = inc
+	}
+	for b.Loop() {
+		n := 0
+		for _, f := range fs {
+			var err error
+			if n, err = f(n); err != nil {
+				b.Fatal(err)
+			}
+		}
+		sink = n
+	}
+	perStep(b, chainLen)
+}
+
+// BenchmarkCallbacksFiredAtEnd: New, 10 callbacks, then Callback.
+func BenchmarkCallbacksFiredAtEnd(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		d := deferred.New[int]()
+		for range chainLen {
+			d.AddCallback(inc)
+		}
+		d.Callback(0)
+	}
+	perStep(b, chainLen)
+}
+
+// BenchmarkCallbacksFiredAtStart: 10 callbacks added to a fired Deferred.
+func BenchmarkCallbacksFiredAtStart(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		d := deferred.Succeed(0)
+		for range chainLen {
+			d.AddCallback(inc)
+		}
+	}
+	perStep(b, chainLen)
+}
+
+// BenchmarkErrbackChain: a failing first step, errbacks passing the
+// Failure on, and a last one that recovers.
+func BenchmarkErrbackChain(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		d := deferred.New[int]()
+		d.AddCallback(failStep)
+		for range chainLen - 2 {
+			d.AddErrback(reraise)
+		}
+		d.AddErrback(recoverAll)
+		d.Callback(0)
+	}
+	perStep(b, chainLen)
+}
+
+func BenchmarkBaselineErrChain(b *testing.B) {
+	b.ReportAllocs()
+	ebs := make([]func(error) (int, error), chainLen-1)
+	for i := range ebs {
+		ebs[i] = func(err error) (int, error) { return 0, err }
+	}
+	ebs[len(ebs)-1] = func(error) (int, error) { return 1, nil }
+	for b.Loop() {
+		_, err := failStep(0)
+		n := 0
+		for _, eb := range ebs {
+			if err != nil {
+				n, err = eb(err)
+			}
+		}
+		sink = n
+	}
+	perStep(b, chainLen)
+}
+
+// BenchmarkStepsReturningFiredDeferred: 10 ThenDeferred steps, each
+// returning an already-fired Deferred.
+func BenchmarkStepsReturningFiredDeferred(b *testing.B) {
+	b.ReportAllocs()
+	next := func(n int) *deferred.Deferred[int] { return deferred.Succeed(n + 1) }
+	for b.Loop() {
+		d := deferred.New[int]()
+		out := d
+		for range chainLen {
+			out = deferred.ThenDeferred(out, next)
+		}
+		d.Callback(0)
+	}
+	perStep(b, chainLen)
+}
+
+func BenchmarkAll(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		ds := make([]*deferred.Deferred[int], n)
+		b.Run(fmt.Sprintf("fired-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := range ds {
+					ds[i] = deferred.Succeed(i)
+				}
+				deferred.All(ds...)
+			}
+			perStep(b, n)
+		})
+		b.Run(fmt.Sprintf("reused-inputs-%d", n), func(b *testing.B) {
+			// The same fired inputs each time: All's own cost per element.
+			for i := range ds {
+				ds[i] = deferred.Succeed(i)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				deferred.All(ds...)
+			}
+			perStep(b, n)
+		})
+		b.Run(fmt.Sprintf("inputs-only-%d", n), func(b *testing.B) {
+			// The cost of making the fired inputs, to subtract.
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := range ds {
+					ds[i] = deferred.Succeed(i)
+				}
+			}
+			perStep(b, n)
+		})
+		b.Run(fmt.Sprintf("baseline-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			vs := make([]int, n)
+			fs := make([]func() (int, error), n)
+			for i := range fs {
+				fs[i] = func() (int, error) { return i, nil }
+			}
+			for b.Loop() {
+				out := make([]int, n)
+				for i, f := range fs {
+					out[i], _ = f()
+				}
+				copy(vs, out)
+			}
+			perStep(b, n)
+		})
+	}
+}
+
+func BenchmarkList(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		ds := make([]*deferred.Deferred[int], n)
+		b.Run(fmt.Sprintf("fired-%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				for i := range ds {
+					ds[i] = deferred.Succeed(i)
+				}
+				deferred.List(ds, deferred.ListOptions{ConsumeErrors: true})
+			}
+			perStep(b, n)
+		})
+	}
+}
+
+func BenchmarkAwait(b *testing.B) {
+	b.Run("fired", func(b *testing.B) {
+		b.ReportAllocs()
+		fired := deferred.Succeed(1)
+		d := deferred.Inline(func(co *deferred.Co) (int, error) {
+			sum := 0
+			for b.Loop() {
+				v, _ := deferred.Await(co, fired)
+				sum += v + 1
+			}
+			return sum, nil
+		})
+		if !d.Called() {
+			b.Fatal("Inline did not finish")
+		}
+	})
+	b.Run("unfired", func(b *testing.B) {
+		// The body suspends on each Await; the benchmark loop fires it,
+		// switching to the body and back.
+		b.ReportAllocs()
+		var cur *deferred.Deferred[int]
+		d := deferred.Inline(func(co *deferred.Co) (int, error) {
+			sum := 0
+			for {
+				cur = deferred.New[int]()
+				v, _ := deferred.Await(co, cur)
+				if v < 0 {
+					return sum, nil
+				}
+				sum += v
+			}
+		})
+		for b.Loop() {
+			cur.Callback(1)
+		}
+		cur.Callback(-1)
+		if !d.Called() {
+			b.Fatal("Inline did not finish")
+		}
+	})
+	b.Run("baseline-chan", func(b *testing.B) {
+		// A goroutine fed over a channel, the usual Go substitute.
+		b.ReportAllocs()
+		in, out := make(chan int), make(chan int)
+		go func() {
+			for v := range in {
+				out <- v
+			}
+			close(out)
+		}()
+		for b.Loop() {
+			in <- 1
+			<-out
+		}
+		close(in)
+		<-out
+	})
+}
