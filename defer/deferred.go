@@ -537,19 +537,33 @@ func (d *Deferred[T]) advance() (link, bool) {
 		// entries up to end stay as they are.
 		steps, end := d.steps, len(d.steps)
 		d.mu.Unlock()
-		for d.next < end {
-			ln := steps[d.next].ln
-			d.next++
-			d.runStep(ln)
-			if d.handoff != nil {
-				return d.handOff()
-			}
-			if d.st.Load()&sPaused != 0 {
-				break
-			}
+		d.runSteps(steps[:end])
+		if d.handoff != nil {
+			return d.handOff()
 		}
 		d.mu.Lock()
 	}
+}
+
+// runSteps runs steps[d.next:] until one hands off or pauses the chain.
+// A panic in a step becomes the result's Failure, and the steps after it
+// run on the next call; one deferred recover serves the whole batch.
+func (d *Deferred[T]) runSteps(steps []step[T]) {
+	returned := false
+	defer func() {
+		if !returned {
+			d.recovered(recover())
+		}
+	}()
+	for d.next < len(steps) {
+		ln := steps[d.next].ln
+		d.next++
+		ln.run(d)
+		if d.handoff != nil || d.st.Load()&sPaused != 0 {
+			break
+		}
+	}
+	returned = true
 }
 
 // handOff returns the Deferred a step fired, to be run before the rest of
