@@ -1,0 +1,719 @@
+package deferredtcp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/reactor"
+)
+
+// Conn is a TCP or Unix stream connection whose reads and writes are
+// Deferreds, served by one reactor: every callback of its Deferreds, and its
+// [Conn.OnData] handler, runs on that reactor's loop goroutine.
+//
+// Reading: one of [Conn.Read], [Conn.ReadFull] and [Conn.ReadUntil] may be
+// pending at a time, or an [Conn.OnData] handler may take every chunk as it
+// arrives. Bytes that arrive while no read is pending are queued; past the
+// read buffer size (64 KiB by default) the connection stops reading from its
+// socket, so that TCP flow control pushes back on the peer.
+//
+// Writing: [Conn.Write] writes what the socket takes at once and copies the
+// rest into the connection's write buffer; its Deferred fires once the
+// buffer is at most at the high watermark, so a chain that waits on each
+// Write keeps memory bounded however slow the peer.
+//
+// Every method is to be called on the loop goroutine (from a callback), or,
+// for a Conn just returned to a goroutine that has not started the reactor
+// yet, by the goroutine that will call Run. The Deferreds it returns may be
+// waited on from other goroutines, with [deferred.Deferred.Wait].
+type Conn struct {
+	loop    *loop
+	r       *reactor.Reactor
+	io      connIO
+	network string
+	laddr   net.Addr
+	raddr   net.Addr
+
+	high, low, readSize, maxWriteBuf int
+
+	state  connState
+	reason error // why the connection closed (or is closing); nil when clean
+
+	// Read side.
+	in         []byte
+	inOff      int
+	rd         readReq
+	onData     func([]byte)
+	onEOF      func()
+	eof        bool // the peer has closed its side
+	reading    bool // read interest is registered
+	cancelRead func(*deferred.Deferred[[]byte])
+
+	// Write side.
+	out     []byte
+	outOff  int
+	writing bool // out[outOff:] is being written by the portable writer
+	waiters []writeWaiter
+	shutWr  bool // CloseWrite was called
+	wrDown  bool // the write side is shut down
+
+	closeWaiters []*deferred.Deferred[struct{}]
+	lostWaiters  []*deferred.Deferred[struct{}]
+
+	idle       time.Duration
+	idleCall   *reactor.DelayedCall
+	lastActive time.Time
+
+	prev, next *Conn // the loop's list of connections
+}
+
+type connState uint8
+
+const (
+	connOpen    connState = iota
+	connClosing           // Close called: flushing, then closing
+	connClosed
+)
+
+type readKind uint8
+
+const (
+	readNone readKind = iota
+	readAny
+	readFull
+	readUntil
+)
+
+// readReq is the pending read.
+type readReq struct {
+	kind    readKind
+	n       int    // readFull: byte count; readUntil: max line length
+	delim   []byte // readUntil
+	scanned int    // readUntil: queued bytes already searched for delim
+	d       *deferred.Deferred[[]byte]
+}
+
+type writeWaiter struct {
+	d *deferred.Deferred[int]
+	n int
+}
+
+// connIO is one I/O path under a Conn: the epoll one (non-blocking socket on
+// the loop) or the portable one (net.Conn with goroutines).
+type connIO interface {
+	// writeNow writes as much of p as the socket takes without blocking.
+	writeNow(p []byte) (int, error)
+	// flush arranges for the buffered bytes to be written, calling
+	// Conn.wrote as they leave.
+	flush()
+	// setReading starts or stops reading from the socket.
+	setReading(on bool)
+	shutdownWrite() error
+	// close releases the socket; abort sends a reset instead of a FIN.
+	close(abort bool)
+	setNoDelay(on bool) error
+	setKeepAlive(on bool) error
+	localAddr() net.Addr
+}
+
+func newConn(l *loop, network string, cio connIO, raddr net.Addr, cfg *config) *Conn {
+	c := &Conn{
+		loop:        l,
+		r:           l.r,
+		io:          cio,
+		network:     network,
+		raddr:       raddr,
+		high:        cfg.high,
+		low:         cfg.low,
+		readSize:    cfg.readSize,
+		maxWriteBuf: cfg.maxWriteBuf,
+	}
+	c.cancelRead = c.readCancelled
+	l.add(c)
+	if isTCP(network) && cfg.noDelay {
+		cio.setNoDelay(true)
+	}
+	return c
+}
+
+// start begins reading once the Conn is wired to its I/O path.
+func (c *Conn) start() {
+	c.updateReading()
+}
+
+func isTCP(network string) bool { return network != "unix" }
+
+// Reactor returns the reactor that serves the connection. Safe from any
+// goroutine.
+func (c *Conn) Reactor() *reactor.Reactor { return c.r }
+
+// LocalAddr returns the connection's local address.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.laddr == nil && c.state != connClosed {
+		c.laddr = c.io.localAddr()
+	}
+	return c.laddr
+}
+
+// RemoteAddr returns the address of the connection's peer.
+func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
+
+// Read returns a Deferred that fires with the next bytes available: the
+// bytes queued, or the next chunk read from the socket. It fails with io.EOF
+// once the peer has closed its side (or the connection was closed cleanly)
+// and nothing is queued, with the reason the connection was lost otherwise,
+// and with [ErrReadPending] while another read is pending. The returned
+// bytes belong to the caller. Cancelling the Deferred (on the loop) withdraws
+// the read.
+func (c *Conn) Read() *deferred.Deferred[[]byte] {
+	return c.read(readReq{kind: readAny})
+}
+
+// ReadFull returns a Deferred that fires with exactly n bytes. If the
+// connection ends first it fails with io.EOF when nothing was queued, and
+// io.ErrUnexpectedEOF otherwise (the partial bytes stay queued for a Read).
+// Its other errors are Read's.
+func (c *Conn) ReadFull(n int) *deferred.Deferred[[]byte] {
+	if n <= 0 {
+		return deferred.Succeed([]byte{})
+	}
+	return c.read(readReq{kind: readFull, n: n})
+}
+
+// ReadUntil returns a Deferred that fires with the bytes up to the next
+// delim, without delim (which is consumed). A line longer than max bytes
+// fails it with [ErrLineTooLong] and closes the connection (flushing what was
+// written) with that reason, so [Conn.Lost] fails with it: the queue never
+// grows past max. Its end-of-stream errors are ReadFull's. An empty delim
+// panics.
+func (c *Conn) ReadUntil(delim []byte, max int) *deferred.Deferred[[]byte] {
+	if len(delim) == 0 {
+		panic("deferredtcp: ReadUntil with an empty delimiter")
+	}
+	return c.read(readReq{kind: readUntil, n: max, delim: delim})
+}
+
+func (c *Conn) read(req readReq) *deferred.Deferred[[]byte] {
+	if c.rd.kind != readNone || c.onData != nil {
+		return deferred.Fail[[]byte](ErrReadPending)
+	}
+	if v, err, ok := c.try(&req); ok {
+		if err != nil {
+			c.readFailed(err)
+			return deferred.Fail[[]byte](err)
+		}
+		c.updateReading()
+		return deferred.Succeed(v)
+	}
+	req.delim = bytes.Clone(req.delim)
+	req.d = deferred.NewWithCanceller(c.cancelRead)
+	c.rd = req
+	c.updateReading()
+	return req.d
+}
+
+func (c *Conn) readCancelled(d *deferred.Deferred[[]byte]) {
+	if c.rd.d == d {
+		c.rd = readReq{}
+		c.updateReading()
+	}
+}
+
+// try serves req from the queue: ok reports that req is done, with v or err.
+func (c *Conn) try(req *readReq) (v []byte, err error, ok bool) {
+	avail := c.in[c.inOff:]
+	switch req.kind {
+	case readAny:
+		if len(avail) > 0 {
+			if c.inOff == 0 {
+				v, c.in = c.in, nil
+			} else {
+				v = bytes.Clone(avail)
+				c.in, c.inOff = c.in[:0], 0
+			}
+			return v, nil, true
+		}
+	case readFull:
+		if len(avail) >= req.n {
+			return c.consume(req.n, req.n), nil, true
+		}
+	case readUntil:
+		start := max(0, req.scanned-len(req.delim)+1)
+		if i := bytes.Index(avail[start:], req.delim); i >= 0 {
+			i += start
+			if i > req.n {
+				return nil, c.lineTooLong(), true
+			}
+			return c.consume(i, i+len(req.delim)), nil, true
+		}
+		req.scanned = len(avail)
+		if len(avail) >= req.n+len(req.delim) {
+			return nil, c.lineTooLong(), true
+		}
+	}
+	if !c.eof && c.state != connClosed {
+		return nil, nil, false
+	}
+	if len(avail) > 0 {
+		return nil, io.ErrUnexpectedEOF, true
+	}
+	return nil, c.endErr(), true
+}
+
+// consume returns a copy of the first n queued bytes and drops the first
+// skip.
+func (c *Conn) consume(n, skip int) []byte {
+	v := bytes.Clone(c.in[c.inOff : c.inOff+n])
+	if n == 0 {
+		v = []byte{}
+	}
+	c.inOff += skip
+	if c.inOff == len(c.in) {
+		c.in, c.inOff = c.in[:0], 0
+		if cap(c.in) > 2*c.readSize {
+			c.in = nil
+		}
+	}
+	return v
+}
+
+// lineTooLong drops the queue; the caller closes the connection once the
+// read is no longer pending.
+func (c *Conn) lineTooLong() error {
+	c.in, c.inOff = nil, 0
+	return ErrLineTooLong
+}
+
+// readFailed closes the connection after a read failed with
+// ErrLineTooLong.
+func (c *Conn) readFailed(err error) {
+	if err == ErrLineTooLong {
+		c.closeWith(ErrLineTooLong)
+	}
+}
+
+// endErr is what reads fail with once nothing more will come.
+func (c *Conn) endErr() error {
+	if c.state == connClosed && c.reason != nil {
+		return c.reason
+	}
+	return io.EOF
+}
+
+// received takes a chunk read from the socket; p is valid only during the
+// call.
+func (c *Conn) received(p []byte) {
+	c.touch()
+	if c.onData != nil && c.inOff == len(c.in) {
+		c.onData(p)
+		return
+	}
+	if c.rd.kind == readAny && c.inOff == len(c.in) {
+		d := c.rd.d
+		c.rd = readReq{}
+		d.Callback(bytes.Clone(p))
+		c.updateReading()
+		return
+	}
+	if c.inOff > 0 && len(c.in)+len(p) > cap(c.in) {
+		n := copy(c.in, c.in[c.inOff:])
+		c.in, c.inOff = c.in[:n], 0
+	}
+	c.in = append(c.in, p...)
+	c.satisfy()
+}
+
+// satisfy fires the pending read while the queue can serve it.
+func (c *Conn) satisfy() {
+	for c.rd.kind != readNone {
+		v, err, ok := c.try(&c.rd)
+		if !ok {
+			break
+		}
+		d := c.rd.d
+		c.rd = readReq{}
+		if err != nil {
+			c.readFailed(err)
+			d.Errback(err)
+		} else {
+			d.Callback(v)
+		}
+	}
+	c.updateReading()
+}
+
+// receivedEOF notes the peer's end of stream.
+func (c *Conn) receivedEOF() {
+	c.touch()
+	c.eof = true
+	c.satisfy()
+	if c.onEOF != nil && c.state != connClosed {
+		c.onEOF()
+	}
+	if c.wrDown {
+		c.lose(nil, false)
+	}
+}
+
+// updateReading keeps the read interest in line with the demand for bytes.
+func (c *Conn) updateReading() {
+	want := c.state == connOpen && !c.eof &&
+		(c.onData != nil || c.rd.kind != readNone || len(c.in)-c.inOff < c.readSize)
+	if want != c.reading {
+		c.reading = want
+		c.io.setReading(want)
+	}
+}
+
+// OnData makes f receive every chunk of bytes as it is read, instead of the
+// Read methods: the fast path, which costs no Deferred and no allocation per
+// chunk. p is valid only during the call (it is the loop's read buffer): copy
+// what you keep. Bytes already queued are handed to f at once. A read still
+// pending fails with [ErrReadPending]. OnData(nil) returns to the Read
+// methods. f runs on the loop goroutine; see [Conn.OnEOF] for the end of the
+// stream.
+func (c *Conn) OnData(f func(p []byte)) {
+	if f != nil && c.rd.kind != readNone {
+		d := c.rd.d
+		c.rd = readReq{}
+		d.Errback(ErrReadPending)
+	}
+	c.onData = f
+	if f != nil && c.inOff < len(c.in) {
+		p := c.in[c.inOff:]
+		c.in, c.inOff = nil, 0
+		f(p)
+	}
+	c.updateReading()
+}
+
+// OnEOF makes f run on the loop when the peer closes its side of the
+// connection (at once if it already has). The connection then stays open
+// for writing until [Conn.Close] or [Conn.Abort]: an [Conn.OnData] server
+// typically closes it here.
+func (c *Conn) OnEOF(f func()) {
+	c.onEOF = f
+	if f != nil && c.eof && c.state != connClosed {
+		f()
+	}
+}
+
+// Write writes p: what the socket takes at once is written, the rest is
+// copied into the write buffer, so p may be reused as soon as Write returns.
+// The Deferred fires with len(p) once the buffer holds at most the high
+// watermark: at once when it does after this write, otherwise when it has
+// drained to the low watermark. It fails with [ErrClosed] after Close,
+// CloseWrite or Abort, with [ErrWriteBufferFull] past [WithMaxWriteBuffer],
+// and with the reason the connection was lost if that happens while it
+// waits.
+func (c *Conn) Write(p []byte) *deferred.Deferred[int] {
+	if err := c.enqueue(p); err != nil {
+		return deferred.Fail[int](err)
+	}
+	if len(c.waiters) == 0 && c.Buffered() <= c.high {
+		return deferred.Succeed(len(p))
+	}
+	d := deferred.New[int]()
+	c.waiters = append(c.waiters, writeWaiter{d: d, n: len(p)})
+	return d
+}
+
+// Send writes p as [Conn.Write] does but returns only an error, with no
+// Deferred: the allocation-free write for [Conn.OnData] servers. Watch
+// [Conn.Buffered] (or wait on a Write now and then) to respect backpressure.
+func (c *Conn) Send(p []byte) error {
+	return c.enqueue(p)
+}
+
+// Buffered returns how many written bytes are still in the connection's
+// write buffer, not yet handed to the kernel.
+func (c *Conn) Buffered() int { return len(c.out) - c.outOff }
+
+// Queued returns how many bytes have been read from the socket and wait for
+// a read.
+func (c *Conn) Queued() int { return len(c.in) - c.inOff }
+
+func (c *Conn) enqueue(p []byte) error {
+	if c.state != connOpen || c.shutWr {
+		return ErrClosed
+	}
+	if c.maxWriteBuf > 0 && c.Buffered()+len(p) > c.maxWriteBuf {
+		return ErrWriteBufferFull
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	if c.Buffered() == 0 {
+		n, err := c.io.writeNow(p)
+		if err != nil {
+			err = c.opError("write", err)
+			c.lose(err, false)
+			return err
+		}
+		if n > 0 {
+			c.touch()
+		}
+		p = p[n:]
+		if len(p) == 0 {
+			return nil
+		}
+	}
+	if c.outOff > 0 && !c.writing && len(c.out)+len(p) > cap(c.out) {
+		n := copy(c.out, c.out[c.outOff:])
+		c.out, c.outOff = c.out[:n], 0
+	}
+	c.out = append(c.out, p...)
+	c.io.flush()
+	return nil
+}
+
+// wrote takes note that the I/O path wrote n buffered bytes.
+func (c *Conn) wrote(n int) {
+	if c.state == connClosed {
+		return
+	}
+	if n > 0 {
+		c.touch()
+	}
+	c.outOff += n
+	if c.outOff == len(c.out) {
+		c.out, c.outOff = c.out[:0], 0
+		if cap(c.out) > 2*c.high {
+			c.out = nil
+		}
+	}
+	if len(c.waiters) > 0 && c.Buffered() <= c.low {
+		ws := c.waiters
+		c.waiters = nil
+		for _, w := range ws {
+			w.d.Callback(w.n)
+		}
+	}
+	if c.state == connClosed {
+		return
+	}
+	if c.Buffered() > 0 {
+		c.io.flush()
+		return
+	}
+	switch {
+	case c.state == connClosing:
+		c.lose(c.reason, false)
+	case c.shutWr && !c.wrDown:
+		c.shutdownWrite()
+	}
+}
+
+// Close closes the connection once its write buffer is flushed (Twisted's
+// loseConnection): reading stops at once, writes fail from now on. The
+// Deferred fires once the socket is closed, whatever the reason; [Conn.Lost]
+// tells the reason. Calling Close again returns another such Deferred.
+func (c *Conn) Close() *deferred.Deferred[struct{}] {
+	if c.state == connClosed {
+		return deferred.Succeed(struct{}{})
+	}
+	d := deferred.New[struct{}]()
+	c.closeWaiters = append(c.closeWaiters, d)
+	c.closeWith(nil)
+	return d
+}
+
+// closeWith starts a flush-then-close whose Lost reason is reason.
+func (c *Conn) closeWith(reason error) {
+	if c.state != connOpen {
+		return
+	}
+	c.state, c.reason = connClosing, reason
+	c.updateReading()
+	if c.Buffered() == 0 && !c.writing {
+		c.lose(reason, false)
+	}
+}
+
+// Abort closes the connection at once, dropping buffered writes and sending
+// the peer a reset (Twisted's abortConnection). [Conn.Lost] fails with
+// [ErrAborted]; pending reads and writes fail with it too. It does nothing on
+// a closed connection.
+func (c *Conn) Abort() {
+	c.lose(ErrAborted, true)
+}
+
+// CloseWrite shuts down the writing side once the buffer is flushed (a
+// half-close: the peer reads EOF), while reading goes on. Later writes fail
+// with [ErrClosed]. When the peer has closed its side too, the connection
+// closes cleanly. It returns [ErrClosed] on a closed connection.
+func (c *Conn) CloseWrite() error {
+	if c.state != connOpen {
+		return ErrClosed
+	}
+	if c.shutWr {
+		return nil
+	}
+	c.shutWr = true
+	if c.Buffered() == 0 && !c.writing {
+		return c.shutdownWrite()
+	}
+	return nil
+}
+
+func (c *Conn) shutdownWrite() error {
+	c.wrDown = true
+	err := c.io.shutdownWrite()
+	if err != nil {
+		err = c.opError("shutdown", err)
+	}
+	if c.eof {
+		c.lose(nil, false)
+	}
+	return err
+}
+
+// Lost returns a new Deferred that fires when the connection is closed
+// (Twisted's connectionLost): with nothing on a clean close (Close, or both
+// sides shut down), with a Failure of the reason otherwise ([ErrAborted],
+// [ErrIdleTimeout], [ErrLineTooLong], or the *net.OpError of a failed read or
+// write, such as a reset by the peer).
+func (c *Conn) Lost() *deferred.Deferred[struct{}] {
+	if c.state == connClosed {
+		if c.reason != nil {
+			return deferred.Fail[struct{}](c.reason)
+		}
+		return deferred.Succeed(struct{}{})
+	}
+	d := deferred.New[struct{}]()
+	c.lostWaiters = append(c.lostWaiters, d)
+	return d
+}
+
+// lose closes the connection now, for reason (nil when clean), and fires
+// everything waiting on it.
+func (c *Conn) lose(reason error, abort bool) {
+	if c.state == connClosed {
+		return
+	}
+	c.state, c.reason = connClosed, reason
+	c.stopIdle()
+	if c.laddr == nil {
+		c.laddr = c.io.localAddr()
+	}
+	c.reading = false
+	c.io.close(abort)
+	c.loop.remove(c)
+	c.out, c.outOff = nil, 0
+
+	c.satisfy() // the pending read, if any, fails
+	werr := reason
+	if werr == nil {
+		werr = ErrClosed
+	}
+	ws := c.waiters
+	c.waiters = nil
+	for _, w := range ws {
+		w.d.Errback(werr)
+	}
+	cs := c.closeWaiters
+	c.closeWaiters = nil
+	for _, d := range cs {
+		d.Callback(struct{}{})
+	}
+	ls := c.lostWaiters
+	c.lostWaiters = nil
+	for _, d := range ls {
+		if reason != nil {
+			d.Errback(reason)
+		} else {
+			d.Callback(struct{}{})
+		}
+	}
+}
+
+// SetIdleTimeout closes the connection, as [Conn.Abort] does but with
+// [ErrIdleTimeout] as the reason, once nothing has been read or written for d
+// (Twisted's TimeoutMixin). The timer runs on the reactor. d <= 0 turns it
+// off.
+func (c *Conn) SetIdleTimeout(d time.Duration) {
+	c.idle = d
+	if d <= 0 || c.state == connClosed {
+		c.stopIdle()
+		return
+	}
+	c.lastActive = c.r.Now()
+	if c.idleCall != nil && c.idleCall.Active() {
+		c.idleCall.Reset(d)
+		return
+	}
+	c.idleCall = c.r.Schedule(d, c.idleCheck)
+}
+
+func (c *Conn) touch() {
+	if c.idle > 0 {
+		c.lastActive = c.r.Now()
+	}
+}
+
+func (c *Conn) idleCheck() {
+	c.idleCall = nil
+	if c.state == connClosed || c.idle <= 0 {
+		return
+	}
+	left := c.idle - c.r.Now().Sub(c.lastActive)
+	if left <= 0 {
+		c.lose(ErrIdleTimeout, true)
+		return
+	}
+	c.idleCall = c.r.Schedule(left, c.idleCheck)
+}
+
+func (c *Conn) stopIdle() {
+	if c.idleCall != nil {
+		c.idleCall.Cancel()
+		c.idleCall = nil
+	}
+}
+
+// SetNoDelay sets TCP_NODELAY: with on, small writes go out at once rather
+// than waiting to be coalesced (Nagle's algorithm). Connections start with it
+// on unless [WithNoDelay](false) is given. It does nothing on Unix sockets.
+func (c *Conn) SetNoDelay(on bool) error {
+	if c.state == connClosed {
+		return ErrClosed
+	}
+	if !isTCP(c.network) {
+		return nil
+	}
+	return c.io.setNoDelay(on)
+}
+
+// SetKeepAlive turns TCP keep-alive probes on or off (with the system's
+// intervals). Connections start with the system default (off on Linux). It
+// does nothing on Unix sockets.
+func (c *Conn) SetKeepAlive(on bool) error {
+	if c.state == connClosed {
+		return ErrClosed
+	}
+	if !isTCP(c.network) {
+		return nil
+	}
+	return c.io.setKeepAlive(on)
+}
+
+// opError wraps a syscall error of op as the net package would.
+func (c *Conn) opError(op string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return err
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		if _, ok := err.(*os.SyscallError); !ok {
+			err = os.NewSyscallError(op, err)
+		}
+	}
+	return &net.OpError{Op: op, Net: c.network, Source: c.laddr, Addr: c.raddr, Err: err}
+}

@@ -1,0 +1,311 @@
+//go:build linux
+
+package deferredtcp
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/twistgo/twist/deferredtcp/internal/sock"
+	"github.com/twistgo/twist/reactor"
+)
+
+func useEpoll(r *reactor.Reactor) bool { return r.Backend() == reactor.Epoll }
+
+// epollConn is the epoll I/O path: a non-blocking socket read and written on
+// the loop goroutine when the reactor reports it ready.
+type epollConn struct {
+	c          *Conn
+	fd         int
+	onRead     func()
+	onWrite    func()
+	watchWrite bool
+}
+
+func newEpollConn(l *loop, network string, fd int, raddr net.Addr, cfg *config) *Conn {
+	e := &epollConn{fd: fd}
+	e.onRead, e.onWrite = e.readable, e.writable
+	c := newConn(l, network, e, raddr, cfg)
+	e.c = c
+	c.start()
+	return c
+}
+
+func (e *epollConn) readable() {
+	c := e.c
+	if e.fd < 0 || !c.reading {
+		return
+	}
+	buf := c.loop.readBuf(c.readSize)
+	n, err := unix.Read(e.fd, buf)
+	switch {
+	case err == nil && n > 0:
+		c.received(buf[:n])
+	case err == nil:
+		c.receivedEOF()
+	case err == unix.EAGAIN || err == unix.EINTR:
+	default:
+		c.lose(c.opError("read", err), false)
+	}
+}
+
+func (e *epollConn) writable() {
+	c := e.c
+	if e.fd < 0 {
+		return
+	}
+	if c.Buffered() > 0 {
+		n, err := unix.Write(e.fd, c.out[c.outOff:])
+		switch {
+		case err == nil:
+			c.wrote(n)
+		case err == unix.EAGAIN || err == unix.EINTR:
+			return
+		default:
+			c.lose(c.opError("write", err), false)
+			return
+		}
+	}
+	if e.fd >= 0 && e.watchWrite && c.Buffered() == 0 {
+		e.watchWrite = false
+		c.r.RemoveWriter(e.fd)
+	}
+}
+
+func (e *epollConn) writeNow(p []byte) (int, error) {
+	for {
+		n, err := unix.Write(e.fd, p)
+		switch {
+		case err == nil:
+			return n, nil
+		case err == unix.EAGAIN:
+			return 0, nil
+		case err != unix.EINTR:
+			return 0, err
+		}
+	}
+}
+
+func (e *epollConn) flush() {
+	if !e.watchWrite && e.fd >= 0 {
+		e.watchWrite = true
+		if err := e.c.r.AddWriter(e.fd, e.onWrite); err != nil {
+			e.c.lose(e.c.opError("epoll_ctl", err), false)
+		}
+	}
+}
+
+func (e *epollConn) setReading(on bool) {
+	if e.fd < 0 {
+		return
+	}
+	if on {
+		if err := e.c.r.AddReader(e.fd, e.onRead); err != nil {
+			e.c.lose(e.c.opError("epoll_ctl", err), false)
+		}
+		return
+	}
+	e.c.r.RemoveReader(e.fd)
+}
+
+func (e *epollConn) shutdownWrite() error {
+	if e.fd < 0 {
+		return nil
+	}
+	return os.NewSyscallError("shutdown", unix.Shutdown(e.fd, unix.SHUT_WR))
+}
+
+func (e *epollConn) close(abort bool) {
+	if e.fd < 0 {
+		return
+	}
+	r := e.c.r
+	r.RemoveReader(e.fd)
+	r.RemoveWriter(e.fd)
+	if abort && isTCP(e.c.network) {
+		sock.SetLingerZero(e.fd)
+	}
+	unix.Close(e.fd)
+	e.fd = -1
+}
+
+func (e *epollConn) setNoDelay(on bool) error   { return sock.SetNoDelay(e.fd, on) }
+func (e *epollConn) setKeepAlive(on bool) error { return sock.SetKeepAlive(e.fd, on) }
+
+func (e *epollConn) localAddr() net.Addr {
+	if e.fd < 0 {
+		return nil
+	}
+	return sock.LocalAddr(e.c.network, e.fd)
+}
+
+// Accepting on epoll.
+
+const acceptBatch = 64 // connections accepted per wake-up at most
+
+type epollListener struct {
+	l        *Listener
+	fd       int
+	onRead   func()
+	watching bool
+	pause    time.Duration        // the current back-off after EMFILE and the like
+	retry    *reactor.DelayedCall // the end of the back-off
+	unlink   string               // the Unix socket file to remove at close
+}
+
+func listenEpoll(l *Listener, addr net.Addr) error {
+	fd, err := sock.Listen(l.network, addr, sock.Options{Backlog: l.cfg.backlog, ReusePort: l.cfg.reusePort})
+	if err != nil {
+		return err
+	}
+	e := &epollListener{l: l, fd: fd}
+	e.onRead = e.readable
+	if ua, ok := addr.(*net.UnixAddr); ok && ua.Name != "" && ua.Name[0] != '@' {
+		e.unlink = ua.Name
+	}
+	l.addr = sock.LocalAddr(l.network, fd)
+	l.io = e
+	return nil
+}
+
+func (e *epollListener) setAccepting(on bool) {
+	if e.fd < 0 {
+		return
+	}
+	e.watch(on && e.retry == nil)
+}
+
+func (e *epollListener) watch(on bool) {
+	if on == e.watching {
+		return
+	}
+	e.watching = on
+	if on {
+		if err := e.l.r.AddReader(e.fd, e.onRead); err != nil {
+			slog.Error("deferredtcp: cannot watch listener", "addr", e.l.addr, "err", err)
+		}
+		return
+	}
+	e.l.r.RemoveReader(e.fd)
+}
+
+func (e *epollListener) readable() {
+	l := e.l
+	for range acceptBatch {
+		if e.fd < 0 || !l.wanted() {
+			return
+		}
+		nfd, sa, err := sock.Accept(e.fd)
+		if err != nil {
+			switch {
+			case err == unix.EAGAIN:
+			case err == unix.EINTR, err == unix.ECONNABORTED:
+				continue
+			case errors.Is(err, unix.EMFILE), errors.Is(err, unix.ENFILE),
+				errors.Is(err, unix.ENOBUFS), errors.Is(err, unix.ENOMEM):
+				e.backOff(err)
+			default:
+				slog.Error("deferredtcp: accept failed", "addr", l.addr, "err", err)
+				e.backOff(err)
+			}
+			return
+		}
+		e.pause = 0
+		l.deliver(newEpollConn(l.loop, l.network, nfd, sock.Addr(l.network, sa), &l.cfg))
+	}
+}
+
+// backOff stops accepting for a while after a resource shortage, instead of
+// spinning on a listener that stays readable; each shortage in a row doubles
+// the pause, up to a second.
+func (e *epollListener) backOff(err error) {
+	e.pause = min(max(2*e.pause, minAcceptPause), maxAcceptPause)
+	slog.Warn("deferredtcp: accept failed; pausing accepts", "addr", e.l.addr, "err", err, "pause", e.pause)
+	e.watch(false)
+	e.retry = e.l.r.Schedule(e.pause, func() {
+		e.retry = nil
+		e.setAccepting(e.l.wanted())
+	})
+}
+
+func (e *epollListener) close(done func()) {
+	if e.fd >= 0 {
+		if e.retry != nil {
+			e.retry.Cancel()
+			e.retry = nil
+		}
+		e.watch(false)
+		unix.Close(e.fd)
+		e.fd = -1
+		if e.unlink != "" {
+			os.Remove(e.unlink)
+		}
+	}
+	done()
+}
+
+// Connecting on epoll.
+
+type epollAttempt struct {
+	a  *attempt
+	fd int
+}
+
+func (a *attempt) startEpoll() {
+	fd, connected, err := sock.Connect(a.network, a.addr, sock.Options{Bind: a.cfg.bind})
+	if err != nil {
+		a.fail(err)
+		return
+	}
+	if connected {
+		a.connectedEpoll(fd)
+		return
+	}
+	e := &epollAttempt{a: a, fd: fd}
+	a.io = e
+	if err := a.loop.r.AddWriter(fd, e.writable); err != nil {
+		unix.Close(fd)
+		a.fail(a.dialError(err))
+	}
+}
+
+func (a *attempt) dialError(err error) error {
+	return &net.OpError{Op: "dial", Net: a.network, Source: a.cfg.bind, Addr: a.addr, Err: err}
+}
+
+func (a *attempt) connectedEpoll(fd int) {
+	a.succeed(newEpollConn(a.loop, a.network, fd, a.addr, &a.cfg))
+}
+
+func (e *epollAttempt) writable() {
+	if e.fd < 0 {
+		return
+	}
+	ok, err := sock.ConnectResult(e.fd)
+	if !ok && err == nil {
+		return
+	}
+	fd := e.fd
+	e.fd = -1
+	e.a.loop.r.RemoveWriter(fd)
+	if err != nil {
+		unix.Close(fd)
+		e.a.fail(e.a.dialError(err))
+		return
+	}
+	e.a.io = nil
+	e.a.connectedEpoll(fd)
+}
+
+func (e *epollAttempt) abort() {
+	if e.fd >= 0 {
+		e.a.loop.r.RemoveWriter(e.fd)
+		unix.Close(e.fd)
+		e.fd = -1
+	}
+}

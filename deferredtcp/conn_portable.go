@@ -1,0 +1,320 @@
+package deferredtcp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+)
+
+// portableConn is the portable I/O path: a net.Conn with a reading goroutine
+// and, once something is written, a writing goroutine. They hand their
+// results to the loop with CallFromGoroutine; the loop owns the Conn.
+type portableConn struct {
+	c  *Conn
+	nc net.Conn
+
+	// Reading: the reader fills buf, hands (n, rerr) over with deliverFn and
+	// waits for ack before it reads again, so buf is the loop's meanwhile.
+	buf       []byte
+	n         int
+	rerr      error
+	deliverFn func()
+	ack       chan struct{}
+	awaiting  bool // a chunk was delivered and its ack is held back
+	paused    bool
+
+	// Writing: the loop hands out[outOff:] to the writer, which reports
+	// (wn, werr) with wroteFn.
+	wreq      chan []byte
+	wn        int
+	werr      error
+	wroteFn   func()
+	writerUp  bool
+	done      chan struct{} // closed when the connection closes
+	abandoned atomic.Bool
+}
+
+func newPortableConn(l *loop, network string, nc net.Conn, cfg *config) *Conn {
+	p := &portableConn{
+		nc:   nc,
+		buf:  make([]byte, cfg.readSize),
+		ack:  make(chan struct{}, 1),
+		wreq: make(chan []byte, 1),
+		done: make(chan struct{}),
+		// The reader waits for an ack before each read: the first comes
+		// from setReading(true) in Conn.start.
+		awaiting: true,
+	}
+	p.deliverFn, p.wroteFn = p.deliver, p.wroteBack
+	c := newConn(l, network, p, nc.RemoteAddr(), cfg)
+	c.laddr = nc.LocalAddr()
+	p.c = c
+	r := l.r
+	go p.reader(r.CallFromGoroutine)
+	c.start()
+	return c
+}
+
+func (p *portableConn) reader(hand func(func())) {
+	for {
+		select {
+		case <-p.ack:
+		case <-p.done:
+			return
+		}
+		n, err := p.nc.Read(p.buf)
+		p.n, p.rerr = n, err
+		hand(p.deliverFn)
+		if err != nil {
+			return
+		}
+	}
+}
+
+// deliver runs on the loop with the reader's latest result.
+func (p *portableConn) deliver() {
+	c := p.c
+	if c.state == connClosed {
+		return
+	}
+	n, err := p.n, p.rerr
+	if n > 0 {
+		c.received(p.buf[:n])
+	}
+	if c.state == connClosed {
+		return
+	}
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			c.receivedEOF()
+		} else {
+			c.lose(c.opError("read", err), false)
+		}
+		return
+	}
+	if p.paused {
+		p.awaiting = true
+		return
+	}
+	p.ack <- struct{}{}
+}
+
+func (p *portableConn) setReading(on bool) {
+	p.paused = !on
+	if on && p.awaiting {
+		p.awaiting = false
+		p.ack <- struct{}{}
+	}
+}
+
+func (p *portableConn) writeNow([]byte) (int, error) { return 0, nil }
+
+func (p *portableConn) flush() {
+	c := p.c
+	if c.writing || c.Buffered() == 0 || c.state == connClosed {
+		return
+	}
+	if !p.writerUp {
+		p.writerUp = true
+		go p.writer(c.r.CallFromGoroutine)
+	}
+	c.writing = true
+	p.wreq <- c.out[c.outOff:]
+}
+
+func (p *portableConn) writer(hand func(func())) {
+	for {
+		select {
+		case b := <-p.wreq:
+			n, err := p.nc.Write(b)
+			p.wn, p.werr = n, err
+			hand(p.wroteFn)
+		case <-p.done:
+			return
+		}
+	}
+}
+
+func (p *portableConn) wroteBack() {
+	c := p.c
+	c.writing = false
+	if c.state == connClosed {
+		return
+	}
+	if p.werr != nil {
+		c.lose(c.opError("write", p.werr), false)
+		return
+	}
+	c.wrote(p.wn)
+}
+
+func (p *portableConn) shutdownWrite() error {
+	if cw, ok := p.nc.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (p *portableConn) close(abort bool) {
+	if abort {
+		if tc, ok := p.nc.(*net.TCPConn); ok {
+			tc.SetLinger(0)
+		}
+	}
+	p.nc.Close()
+	close(p.done)
+}
+
+func (p *portableConn) setNoDelay(on bool) error {
+	if tc, ok := p.nc.(*net.TCPConn); ok {
+		return tc.SetNoDelay(on)
+	}
+	return nil
+}
+
+func (p *portableConn) setKeepAlive(on bool) error {
+	if tc, ok := p.nc.(*net.TCPConn); ok {
+		return tc.SetKeepAlive(on)
+	}
+	return nil
+}
+
+func (p *portableConn) localAddr() net.Addr { return p.nc.LocalAddr() }
+
+// Accepting with net.Listener.
+
+type portableListener struct {
+	l      *Listener
+	nl     net.Listener
+	want   chan struct{} // a token per connection the loop asks for
+	done   chan struct{} // closed by close
+	exited func()        // run on the loop when the accepting goroutine returns
+	onDone func()
+	closed bool
+	gone   bool // the goroutine has returned
+	asked  bool // a token is out
+	next   net.Conn
+	err    error
+	recvFn func()
+}
+
+func listenPortable(l *Listener, addr net.Addr) error {
+	lc := net.ListenConfig{KeepAlive: -1, Control: reusePortControl(l.cfg.reusePort)}
+	nl, err := lc.Listen(context.Background(), l.network, addr.String())
+	if err != nil {
+		return err
+	}
+	adoptPortable(l, nl)
+	return nil
+}
+
+func adoptPortable(l *Listener, nl net.Listener) {
+	p := &portableListener{l: l, nl: nl, want: make(chan struct{}, 1), done: make(chan struct{})}
+	p.recvFn, p.exited = p.received, p.goroutineGone
+	l.addr = nl.Addr()
+	l.io = p
+	go p.acceptor(l.r.CallFromGoroutine)
+}
+
+func (p *portableListener) acceptor(hand func(func())) {
+	defer hand(p.exited)
+	for {
+		select {
+		case <-p.want:
+		case <-p.done:
+			return
+		}
+		nc, err := p.nl.Accept()
+		p.next, p.err = nc, err
+		if err != nil {
+			select {
+			case <-p.done:
+				return
+			default:
+			}
+		}
+		hand(p.recvFn)
+	}
+}
+
+func (p *portableListener) setAccepting(on bool) {
+	if on && !p.asked && !p.closed {
+		p.asked = true
+		p.want <- struct{}{}
+	}
+}
+
+// received runs on the loop with the acceptor's latest result.
+func (p *portableListener) received() {
+	p.asked = false
+	nc, err := p.next, p.err
+	p.next, p.err = nil, nil
+	l := p.l
+	if err != nil {
+		if !p.closed {
+			l.loop.r.Schedule(minAcceptPause, func() { p.setAccepting(l.wanted()) })
+		}
+		return
+	}
+	if p.closed {
+		nc.Close()
+		return
+	}
+	l.deliver(newPortableConn(l.loop, l.network, nc, &l.cfg))
+	p.setAccepting(l.wanted())
+}
+
+func (p *portableListener) close(done func()) {
+	p.closed = true
+	p.onDone = done
+	close(p.done)
+	p.nl.Close()
+	if p.gone {
+		done()
+	}
+}
+
+func (p *portableListener) goroutineGone() {
+	p.gone = true
+	if p.onDone != nil {
+		p.onDone()
+		p.onDone = nil
+	}
+}
+
+// Connecting with net.Dialer.
+
+type portableAttempt struct {
+	cancel context.CancelFunc
+}
+
+func (pa *portableAttempt) abort() { pa.cancel() }
+
+func (a *attempt) startPortable() {
+	ctx, cancel := context.WithCancel(context.Background())
+	pa := &portableAttempt{cancel: cancel}
+	a.io = pa
+	d := net.Dialer{LocalAddr: a.cfg.bind, KeepAlive: -1}
+	r := a.loop.r
+	network, address := a.network, a.addr.String()
+	go func() {
+		nc, err := d.DialContext(ctx, network, address)
+		cancel()
+		r.CallFromGoroutine(func() {
+			if a.done || a.io != pa {
+				if nc != nil {
+					nc.Close()
+				}
+				return
+			}
+			if err != nil {
+				a.fail(err)
+				return
+			}
+			a.io = nil
+			a.succeed(newPortableConn(a.loop, a.network, nc, &a.cfg))
+		})
+	}()
+}

@@ -1,0 +1,218 @@
+package deferredtcp
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/reactor"
+)
+
+// Listener accepts connections on a TCP or Unix socket, on one reactor.
+// It accepts only while there is demand: a pending [Listener.Accept] or a
+// [Listener.Serve] handler; otherwise connections wait in the kernel's
+// backlog.
+//
+// Every method is to be called on the loop goroutine (or before Run by the
+// goroutine that will call it).
+type Listener struct {
+	loop    *loop
+	r       *reactor.Reactor
+	cfg     config
+	network string
+	addr    net.Addr
+	io      listenerIO
+
+	accepts   []*deferred.Deferred[*Conn]
+	ready     []*Conn // accepted before anyone asked (portable hand-off only)
+	serve     func(*Conn)
+	accepting bool
+
+	closed       bool
+	closeDone    bool
+	closeWaiters []*deferred.Deferred[struct{}]
+	cancelAccept func(*deferred.Deferred[*Conn])
+}
+
+// Accepts pause after a resource shortage (EMFILE and the like), for
+// minAcceptPause at first, doubling up to maxAcceptPause.
+const (
+	minAcceptPause = 10 * time.Millisecond
+	maxAcceptPause = time.Second
+)
+
+// listenerIO is one I/O path under a Listener.
+type listenerIO interface {
+	// setAccepting starts or stops accepting; accepted connections go to
+	// Listener.deliver.
+	setAccepting(on bool)
+	// close closes the socket and calls done on the loop once no more
+	// connections will be delivered.
+	close(done func())
+}
+
+// Listen returns a Deferred that fires with a [Listener] bound to address on
+// network ("tcp", "tcp4", "tcp6" or "unix"), served by r (Twisted's
+// listenTCP and listenUNIX). A host name in address is resolved on a worker
+// goroutine; an IP address or an empty host is used as is (":0" picks a
+// free port: see [Listener.Addr]). A failure to bind fails the Deferred with
+// a *net.OpError through which errors.Is sees the errno (for instance
+// syscall.EADDRINUSE).
+//
+// On the reactor's Epoll backend the socket is non-blocking and served on the
+// loop; on the Portable backend it is a net.Listener with an accepting
+// goroutine. Options: [WithBacklog], [WithReusePort], and the connection
+// options ([WithWatermarks], [WithReadBufferSize], [WithMaxWriteBuffer],
+// [WithNoDelay]) for the connections it accepts. Listen is loop goroutine only
+// (or before Run).
+func Listen(r *reactor.Reactor, network, address string, opts ...Option) *deferred.Deferred[*Listener] {
+	cfg := newConfig(opts)
+	return deferred.Then(resolve(r, "listen", network, address), func(addr net.Addr) (*Listener, error) {
+		return listenOn(r, network, addr, cfg)
+	})
+}
+
+func listenOn(r *reactor.Reactor, network string, addr net.Addr, cfg config) (*Listener, error) {
+	lp := loopFor(r)
+	l := &Listener{loop: lp, r: r, cfg: cfg, network: network}
+	l.cancelAccept = l.acceptCancelled
+	var err error
+	if useEpoll(r) {
+		err = listenEpoll(l, addr)
+	} else {
+		err = listenPortable(l, addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	lp.listeners[l] = struct{}{}
+	return l, nil
+}
+
+// Addr returns the address the listener is bound to, with the port the
+// system chose for port 0.
+func (l *Listener) Addr() net.Addr { return l.addr }
+
+// Accept returns a Deferred that fires with the next connection. Accepts
+// are served in the order they were made. It fails with [ErrClosed] once the
+// listener is closed (and so do pending Accepts when it closes). Cancelling
+// it (on the loop) withdraws it.
+func (l *Listener) Accept() *deferred.Deferred[*Conn] {
+	if l.closed {
+		return deferred.Fail[*Conn](ErrClosed)
+	}
+	if len(l.ready) > 0 {
+		c := l.ready[0]
+		l.ready = l.ready[1:]
+		return deferred.Succeed(c)
+	}
+	d := deferred.NewWithCanceller(l.cancelAccept)
+	l.accepts = append(l.accepts, d)
+	l.update()
+	return d
+}
+
+func (l *Listener) acceptCancelled(d *deferred.Deferred[*Conn]) {
+	for i, a := range l.accepts {
+		if a == d {
+			l.accepts = append(l.accepts[:i], l.accepts[i+1:]...)
+			break
+		}
+	}
+	l.update()
+}
+
+// Serve makes the listener accept connections continuously and call handle,
+// on the loop, with each one (after any pending Accepts are served): the
+// server's per-connection code, usually a chain of Reads and Writes or an
+// [Conn.OnData] handler. A handle that panics has its connection aborted and
+// the panic logged. Serve(nil) stops serving.
+func (l *Listener) Serve(handle func(*Conn)) {
+	l.serve = handle
+	for handle != nil && len(l.ready) > 0 && !l.closed {
+		c := l.ready[0]
+		l.ready = l.ready[1:]
+		l.callServe(c)
+	}
+	l.update()
+}
+
+// deliver hands an accepted connection to the first Accept, or to Serve.
+func (l *Listener) deliver(c *Conn) {
+	switch {
+	case l.closed:
+		c.Abort()
+	case len(l.accepts) > 0:
+		d := l.accepts[0]
+		l.accepts = l.accepts[1:]
+		d.Callback(c)
+	case l.serve != nil:
+		l.callServe(c)
+	default:
+		l.ready = append(l.ready, c)
+	}
+	l.update()
+}
+
+func (l *Listener) callServe(c *Conn) {
+	defer func() {
+		if v := recover(); v != nil {
+			slog.Error("deferredtcp: Serve handler panicked; connection aborted",
+				"addr", l.addr, "panic", fmt.Sprint(v))
+			c.Abort()
+		}
+	}()
+	l.serve(c)
+}
+
+// wanted reports whether someone waits for connections.
+func (l *Listener) wanted() bool {
+	return !l.closed && (l.serve != nil || len(l.accepts) > 0)
+}
+
+func (l *Listener) update() {
+	if want := l.wanted(); want != l.accepting {
+		l.accepting = want
+		l.io.setAccepting(want)
+	}
+}
+
+// Close stops accepting and closes the listening socket; connections already
+// accepted stay open. Pending Accepts fail with [ErrClosed]. The Deferred
+// fires once the socket is closed (and, on the portable backend, its
+// accepting goroutine has returned).
+func (l *Listener) Close() *deferred.Deferred[struct{}] {
+	if l.closeDone {
+		return deferred.Succeed(struct{}{})
+	}
+	d := deferred.New[struct{}]()
+	l.closeWaiters = append(l.closeWaiters, d)
+	if l.closed {
+		return d
+	}
+	l.closed = true
+	l.update()
+	delete(l.loop.listeners, l)
+	for _, c := range l.ready {
+		c.Abort()
+	}
+	l.ready = nil
+	as := l.accepts
+	l.accepts = nil
+	l.io.close(l.closedDone)
+	for _, a := range as {
+		a.Errback(ErrClosed)
+	}
+	return d
+}
+
+func (l *Listener) closedDone() {
+	l.closeDone = true
+	ws := l.closeWaiters
+	l.closeWaiters = nil
+	for _, d := range ws {
+		d.Callback(struct{}{})
+	}
+}

@@ -1,0 +1,116 @@
+package deferredtcp
+
+import (
+	"sync"
+	"time"
+
+	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/failure"
+	"github.com/twistgo/twist/reactor"
+)
+
+// loop is deferredtcp's state on one reactor: the connections and listeners
+// to close at shutdown, and the read buffer its connections share (they are
+// all served on the loop goroutine, one at a time).
+type loop struct {
+	r         *reactor.Reactor
+	buf       []byte
+	conns     *Conn // doubly linked through Conn.prev/next
+	listeners map[*Listener]struct{}
+	attempts  map[*attempt]struct{}
+	stopping  bool
+}
+
+// loops maps each reactor in use to its loop, from the first Listen or
+// Connect until its shutdown has run.
+var loops sync.Map // *reactor.Reactor -> *loop
+
+// loopFor returns r's loop, creating it (and its shutdown trigger) on first
+// use. Loop goroutine only.
+func loopFor(r *reactor.Reactor) *loop {
+	if v, ok := loops.Load(r); ok {
+		return v.(*loop)
+	}
+	l := &loop{r: r, listeners: map[*Listener]struct{}{}, attempts: map[*attempt]struct{}{}}
+	loops.Store(r, l)
+	r.AddSystemEventTrigger(reactor.Before, reactor.Shutdown, l.shutdown)
+	r.AddSystemEventTrigger(reactor.After, reactor.Shutdown, func() *deferred.Deferred[struct{}] {
+		loops.CompareAndDelete(r, l)
+		return nil
+	})
+	return l
+}
+
+// readBuf returns the shared read buffer, at least n bytes long.
+func (l *loop) readBuf(n int) []byte {
+	if len(l.buf) < n {
+		l.buf = make([]byte, n)
+	}
+	return l.buf[:n]
+}
+
+func (l *loop) add(c *Conn) {
+	c.next = l.conns
+	if l.conns != nil {
+		l.conns.prev = c
+	}
+	l.conns = c
+}
+
+func (l *loop) remove(c *Conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else if l.conns == c {
+		l.conns = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
+
+// shutdownGrace is how long shutdown lets connections flush before it
+// aborts them.
+const shutdownGrace = 2 * time.Second
+
+// shutdown runs before the reactor shuts down: it closes every listener,
+// cancels connection attempts and closes every connection (flushing, then
+// aborting what is left after shutdownGrace). Its Deferred fires once all is
+// closed.
+func (l *loop) shutdown() *deferred.Deferred[struct{}] {
+	l.stopping = true
+	var waits []*deferred.Deferred[struct{}]
+	for ln := range l.listeners {
+		waits = append(waits, ln.Close())
+	}
+	for a := range l.attempts {
+		a.d.Cancel()
+	}
+	var conns []*Conn
+	for c := l.conns; c != nil; c = c.next {
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		waits = append(waits, c.Close())
+	}
+	if len(waits) == 0 {
+		return nil
+	}
+	done := deferred.New[struct{}]()
+	left := len(waits)
+	abort := l.r.Schedule(shutdownGrace, func() {
+		for _, c := range conns {
+			c.Abort()
+		}
+	})
+	for _, w := range waits {
+		w.AddBoth(func(struct{}, *failure.Failure) (struct{}, error) {
+			if left--; left == 0 {
+				abort.Cancel()
+				done.Callback(struct{}{})
+			}
+			return struct{}{}, nil
+		})
+	}
+	return done
+}

@@ -1,0 +1,120 @@
+package deferredtcp
+
+import (
+	"net"
+	"time"
+)
+
+// An Option configures [Listen], [ListenGroup] or [Connect], and the
+// connections they make.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	backlog      int
+	reusePort    bool
+	timeout      time.Duration
+	bind         net.Addr
+	high, low    int
+	readSize     int
+	maxWriteBuf  int
+	noDelay      bool
+	shutdownWait time.Duration
+}
+
+// Defaults, as Twisted's (backlog, connect timeout) and Netty's (watermarks).
+const (
+	DefaultBacklog        = 50
+	DefaultConnectTimeout = 30 * time.Second
+	DefaultHighWatermark  = 64 << 10
+	DefaultLowWatermark   = 32 << 10
+	DefaultReadBufferSize = 64 << 10
+)
+
+func newConfig(opts []Option) config {
+	c := config{
+		backlog:      DefaultBacklog,
+		timeout:      DefaultConnectTimeout,
+		high:         DefaultHighWatermark,
+		low:          DefaultLowWatermark,
+		readSize:     DefaultReadBufferSize,
+		noDelay:      true,
+		shutdownWait: 2 * time.Second,
+	}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if c.backlog < 0 {
+		c.backlog = 0
+	}
+	if c.high < 1 {
+		c.high = 1
+	}
+	c.low = min(max(c.low, 0), c.high)
+	if c.readSize < 512 {
+		c.readSize = 512
+	}
+	return c
+}
+
+// WithBacklog sets the listen backlog: how many connections the kernel queues
+// before they are accepted. The default is 50, as in Twisted. The portable
+// backend leaves the backlog to the net package (the system's somaxconn).
+func WithBacklog(n int) Option {
+	return optionFunc(func(c *config) { c.backlog = n })
+}
+
+// WithReusePort sets SO_REUSEPORT on the listening socket (Linux), so several
+// sockets, typically one per loop of a [reactor.Group], can share an address
+// and the kernel spreads connections over them. Off by default.
+func WithReusePort(on bool) Option {
+	return optionFunc(func(c *config) { c.reusePort = on })
+}
+
+// WithTimeout bounds how long [Connect] waits for the connection; past it the
+// Deferred fails with an error whose Timeout method reports true. The default
+// is 30 seconds, as Twisted's connectTCP; d <= 0 means no timeout.
+func WithTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.timeout = d })
+}
+
+// WithBindAddress makes [Connect] bind its socket to addr (a *net.TCPAddr or
+// *net.UnixAddr) before connecting (Twisted's bindAddress). By default the
+// system picks the local address.
+func WithBindAddress(addr net.Addr) Option {
+	return optionFunc(func(c *config) { c.bind = addr })
+}
+
+// WithWatermarks sets the write buffer's watermarks: a [Conn.Write] whose
+// bytes leave more than high bytes buffered returns a Deferred that fires only
+// once the buffer has drained to low or below. The defaults are 64 KiB and
+// 32 KiB, as in Twisted and Netty. low is clamped to [0, high].
+func WithWatermarks(high, low int) Option {
+	return optionFunc(func(c *config) { c.high, c.low = high, low })
+}
+
+// WithReadBufferSize sets how many bytes a connection reads from its socket at
+// once, and how many it queues, while no read is pending, before it stops
+// reading so that TCP flow control pushes back on the peer. The default is
+// 64 KiB; the minimum 512.
+func WithReadBufferSize(n int) Option {
+	return optionFunc(func(c *config) { c.readSize = n })
+}
+
+// WithMaxWriteBuffer makes [Conn.Write] and [Conn.Send] fail with
+// [ErrWriteBufferFull], writing nothing, when the bytes they would leave
+// buffered exceed n: a hard bound for writers that do not wait on Write's
+// Deferred. The default, 0, means no bound.
+func WithMaxWriteBuffer(n int) Option {
+	return optionFunc(func(c *config) { c.maxWriteBuf = n })
+}
+
+// WithNoDelay sets TCP_NODELAY on the connections (as [Conn.SetNoDelay]
+// does). The default is true, as in Go's net package: writes go out at once,
+// without Nagle's delay.
+func WithNoDelay(on bool) Option {
+	return optionFunc(func(c *config) { c.noDelay = on })
+}

@@ -1,0 +1,37 @@
+package deferredtcp
+
+import (
+	"net"
+	"net/netip"
+
+	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/reactor"
+)
+
+// resolve turns address into a net.Addr for network: at once for Unix paths,
+// IP addresses and empty hosts, on a worker goroutine for host names (a DNS
+// lookup must not block the loop).
+func resolve(r *reactor.Reactor, op, network, address string) *deferred.Deferred[net.Addr] {
+	switch network {
+	case "unix":
+		return deferred.Succeed[net.Addr](&net.UnixAddr{Name: address, Net: "unix"})
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return deferred.Fail[net.Addr](&net.OpError{Op: op, Net: network, Err: net.UnknownNetworkError(network)})
+	}
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return deferred.Fail[net.Addr](&net.OpError{Op: op, Net: network, Err: err})
+	}
+	lookup := func() (net.Addr, error) {
+		a, err := net.ResolveTCPAddr(network, address)
+		if err != nil {
+			return nil, &net.OpError{Op: op, Net: network, Err: err}
+		}
+		return a, nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil || host == "" {
+		return deferred.Execute(lookup)
+	}
+	return reactor.DeferToGoroutine(r, lookup)
+}
