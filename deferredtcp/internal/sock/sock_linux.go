@@ -123,14 +123,16 @@ func Listen(network string, addr net.Addr, o Options) (fd int, err error) {
 	if err != nil {
 		return -1, opErr(err)
 	}
-	if fd, err = socket(family); err != nil {
+	sfd, err := socket(family)
+	if err != nil {
 		return -1, opErr(err)
 	}
 	defer func() {
 		if err != nil {
-			unix.Close(fd)
+			unix.Close(sfd)
 		}
 	}()
+	fd = sfd
 	if family != unix.AF_UNIX {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 			return -1, opErr(os.NewSyscallError("setsockopt", err))
