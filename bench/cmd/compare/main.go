@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twistgo/twist/bench/internal/benchenv"
 	"github.com/twistgo/twist/bench/internal/report"
 	"github.com/twistgo/twist/bench/internal/server"
 )
@@ -78,7 +79,7 @@ func run(ctx context.Context, cfg config) int {
 	}
 	say := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
 	if cfg.root == "" {
-		root, err := findRoot()
+		root, err := benchenv.FindRoot()
 		if err != nil {
 			return fail(err)
 		}
@@ -120,7 +121,7 @@ func run(ctx context.Context, cfg config) int {
 		runtime.GOMAXPROCS(1)
 		pinned = "servers pinned to CPU 1 (taskset -c 1); load generator in this process pinned to CPU 0, GOMAXPROCS=1"
 	}
-	python, twistedVersion := findPython(ctx, cfg.python)
+	python, twistedVersion := benchenv.FindPython(ctx, cfg.python)
 	rep.Setup = setupLines(cfg, pinned, python, twistedVersion)
 	for _, line := range rep.Setup {
 		say("# %s", line)

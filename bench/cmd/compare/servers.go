@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/twistgo/twist/bench/internal/benchenv"
 )
 
 // A serverSpec is one echo server of the comparison.
@@ -40,8 +41,7 @@ func build(ctx context.Context, spec serverSpec, root, dir, python string) (b bu
 	b.serverSpec = spec
 	if spec.script != "" {
 		if python == "" {
-			return b, "Twisted is not installed for any python3 tried (python3 -c 'import twisted' failed); " +
-				"install it with `apt-get install -y python3-twisted`", nil
+			return b, benchenv.MissingTwisted, nil
 		}
 		b.argv = []string{python, filepath.Join(root, spec.script)}
 		return b, "", nil
@@ -62,44 +62,6 @@ func build(ctx context.Context, spec serverSpec, root, dir, python string) (b bu
 	}
 	b.argv = []string{bin}
 	return b, "", nil
-}
-
-// findPython returns the first interpreter that imports twisted: the -python
-// flag's, then python3 on PATH, then /usr/bin/python3 (where Debian's
-// python3-twisted installs when PATH points at another python3).
-func findPython(ctx context.Context, flagged string) (path, version string) {
-	candidates := []string{"python3", "/usr/bin/python3"}
-	if flagged != "" {
-		candidates = []string{flagged}
-	}
-	for _, c := range candidates {
-		out, err := exec.CommandContext(ctx, c, "-c", "import twisted; print(twisted.__version__)").Output()
-		if err == nil {
-			if p, err := exec.LookPath(c); err == nil {
-				return p, strings.TrimSpace(string(out))
-			}
-		}
-	}
-	return "", ""
-}
-
-// findRoot finds the bench module's directory from the working directory up.
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/twistgo/twist/bench\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no bench module (github.com/twistgo/twist/bench) above the working directory; run from bench/ or pass -root")
-		}
-		dir = parent
-	}
 }
 
 func firstLines(s string, n int) string {
