@@ -1,0 +1,216 @@
+package reactor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// randomDelays returns n distinct delays in random order, step apart.
+func randomDelays(n int, step time.Duration) []time.Duration {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ds := make([]time.Duration, n)
+	for i, p := range rng.Perm(n) {
+		ds[i] = time.Duration(p+1) * step
+	}
+	return ds
+}
+
+// BenchmarkTimers schedules 100 000 timers at distinct random delays (up to 1 ms)
+// and waits until all have fired: on the reactor's loop, and with time.AfterFunc
+// as the baseline.
+func BenchmarkTimers(b *testing.B) {
+	const n = 100_000
+	delays := randomDelays(n, 10*time.Nanosecond)
+	for _, be := range backends {
+		b.Run(fmt.Sprintf("reactor-%s-%d", be, n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := New(WithBackend(be))
+				fired := 0
+				f := func() {
+					if fired++; fired == n {
+						r.Stop()
+					}
+				}
+				r.CallWhenRunning(func() {
+					for _, d := range delays {
+						r.Schedule(d, f)
+					}
+				})
+				r.Run()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/timer")
+		})
+	}
+	b.Run(fmt.Sprintf("time.AfterFunc-%d", n), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var fired atomic.Int64
+			done := make(chan struct{})
+			f := func() {
+				if fired.Add(1) == n {
+					close(done)
+				}
+			}
+			for _, d := range delays {
+				time.AfterFunc(d, f)
+			}
+			<-done
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/timer")
+	})
+}
+
+// BenchmarkClock schedules 1 000 000 timers at random delays on the fake Clock,
+// then advances it past all of them.
+func BenchmarkClock(b *testing.B) {
+	const n = 1_000_000
+	delays := randomDelays(n, time.Microsecond)
+	b.Run(fmt.Sprintf("timers-%d", n), func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c := NewClock(epoch)
+			fired := 0
+			f := func() { fired++ }
+			for _, d := range delays {
+				c.Schedule(d, f)
+			}
+			c.Advance(time.Duration(n+1) * time.Microsecond)
+			if fired != n {
+				b.Fatalf("fired %d of %d", fired, n)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/timer")
+	})
+}
+
+// BenchmarkCallFromGoroutine hands b.N calls to a running loop from 4
+// goroutines; the baseline sends as many values over one buffered channel.
+func BenchmarkCallFromGoroutine(b *testing.B) {
+	const producers = 4
+	for _, be := range backends {
+		b.Run(fmt.Sprintf("reactor-%s-%dgoroutines", be, producers), func(b *testing.B) {
+			b.ReportAllocs()
+			r := New(WithBackend(be))
+			total := b.N
+			count := 0
+			done := make(chan struct{})
+			f := func() {
+				if count++; count == total {
+					close(done)
+				}
+			}
+			var ready sync.WaitGroup
+			ready.Add(1)
+			r.CallWhenRunning(ready.Done)
+			var ran sync.WaitGroup
+			ran.Go(func() { r.Run() })
+			ready.Wait()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for p := range producers {
+				m := total / producers
+				if p == 0 {
+					m += total % producers
+				}
+				wg.Go(func() {
+					for range m {
+						r.CallFromGoroutine(f)
+					}
+				})
+			}
+			<-done
+			elapsed := time.Since(start)
+			b.StopTimer()
+			wg.Wait()
+			r.Stop()
+			ran.Wait()
+			b.ReportMetric(float64(total)/elapsed.Seconds(), "calls/s")
+		})
+	}
+	b.Run(fmt.Sprintf("chan-%dgoroutines", producers), func(b *testing.B) {
+		b.ReportAllocs()
+		ch := make(chan func(), 1024)
+		total := b.N
+		count := 0
+		done := make(chan struct{})
+		f := func() { count++ }
+		go func() {
+			for g := range ch {
+				g()
+				if count == total {
+					close(done)
+					return
+				}
+			}
+		}()
+		start := time.Now()
+		var wg sync.WaitGroup
+		for p := range producers {
+			m := total / producers
+			if p == 0 {
+				m += total % producers
+			}
+			wg.Go(func() {
+				for range m {
+					ch <- f
+				}
+			})
+		}
+		<-done
+		elapsed := time.Since(start)
+		wg.Wait()
+		b.ReportMetric(float64(total)/elapsed.Seconds(), "calls/s")
+	})
+}
+
+// BenchmarkScheduleCancel schedules and cancels timers: one pair at a time, and
+// in bulk (1 000 000 scheduled, then all cancelled in random order), against
+// time.AfterFunc and Stop.
+func BenchmarkScheduleCancel(b *testing.B) {
+	f := func() {}
+	b.Run("pair", func(b *testing.B) {
+		b.ReportAllocs()
+		r := New(WithBackend(Portable))
+		for i := 0; b.Loop(); i++ {
+			r.Schedule(time.Duration(i&1023)*time.Millisecond, f).Cancel()
+		}
+	})
+	b.Run("pair-time.AfterFunc", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			time.AfterFunc(time.Hour+time.Duration(i&1023)*time.Millisecond, f).Stop()
+		}
+	})
+	const n = 1_000_000
+	delays := randomDelays(n, time.Microsecond)
+	order := rand.New(rand.NewPCG(3, 4)).Perm(n)
+	b.Run(fmt.Sprintf("bulk-%d", n), func(b *testing.B) {
+		b.ReportAllocs()
+		r := New(WithBackend(Portable))
+		dcs := make([]*DelayedCall, n)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for b.Loop() {
+			for i, d := range delays {
+				dcs[i] = r.Schedule(d, f)
+			}
+			for _, i := range order {
+				dcs[i].Cancel()
+			}
+		}
+		clear(dcs)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/pair")
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)), "heap-bytes-retained")
+		runtime.KeepAlive(r)
+	})
+}
