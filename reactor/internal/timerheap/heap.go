@@ -58,6 +58,13 @@ func (h *Heap[T]) Cap() int { return cap(h.s) }
 // Push queues t, keyed by its current When and Seq.
 func (h *Heap[T]) Push(t *Timer[T]) {
 	i := len(h.s)
+	if i == cap(h.s) {
+		// Double, rather than append's 1.25x for large slices: fewer copies of a
+		// big heap while a burst of timers is scheduled.
+		s := make([]slot[T], i, max(2*i, 64))
+		copy(s, h.s)
+		h.s = s
+	}
 	h.s = append(h.s, slot[T]{when: t.When, seq: t.Seq, t: t})
 	t.pos = int32(i + 1)
 	h.up(i)
