@@ -5,6 +5,7 @@
 package epoll
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -38,7 +39,7 @@ func Wait(epfd int, events []unix.EpollEvent, timeout time.Duration) (n int, err
 	}
 	msec := -1
 	if timeout >= 0 {
-		msec = int((timeout + time.Millisecond - 1) / time.Millisecond)
+		msec = int(min((timeout+time.Millisecond-1)/time.Millisecond, math.MaxInt32))
 	}
 	n, err = unix.EpollWait(epfd, events, msec)
 	if err == unix.EINTR {
