@@ -45,6 +45,7 @@ var echoServers = []echoServer{
 	{"epoll-chain", func(tb testing.TB) (string, func()) { return startReactorEcho(tb, reactor.Epoll, echo) }},
 	{"epoll-ondata", func(tb testing.TB) (string, func()) { return startReactorEcho(tb, reactor.Epoll, onDataEcho) }},
 	{"portable-ondata", func(tb testing.TB) (string, func()) { return startReactorEcho(tb, reactor.Portable, onDataEcho) }},
+	{"epoll-group2-ondata", func(tb testing.TB) (string, func()) { return startGroupEcho(tb, 2, onDataEcho) }},
 }
 
 func onDataEcho(c *deferredtcp.Conn) {
@@ -157,6 +158,23 @@ func startReactorEcho(tb testing.TB, b reactor.Backend, serve func(*deferredtcp.
 	}()
 	return l.Addr().String(), func() {
 		r.Stop()
+		<-done
+	}
+}
+
+func startGroupEcho(tb testing.TB, n int, serve func(*deferredtcp.Conn)) (string, func()) {
+	g := reactor.NewGroup(n, reactor.WithBackend(reactor.Epoll))
+	gl, err := deferredtcp.ListenGroup(g, "tcp", "127.0.0.1:0", serve, deferredtcp.WithBacklog(1024))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		g.Run()
+		close(done)
+	}()
+	return gl.Addr().String(), func() {
+		g.Stop()
 		<-done
 	}
 }
