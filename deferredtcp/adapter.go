@@ -47,7 +47,7 @@ func ServeFactory(l *Listener, f Factory) {
 			c.Close()
 			return
 		}
-		ServeProtocol(c, p)
+		serveProtocol(c, p, nil, true)
 	})
 }
 
@@ -73,13 +73,15 @@ func whenListenerClosed(l *Listener, f func()) {
 // p.ConnectionLost once c is closed. c's reads belong to p from now on: do
 // not call c's Read methods or OnData. The peer's end of stream closes the
 // connection unless p is a [HalfCloseableProtocol]. It returns p's
-// [Transport]. Loop goroutine only.
+// [Transport], which also has the methods StartTLS(*tls.Config) error (as
+// the server side), Disconnecting() bool, LoseConnectionWithError(error)
+// and Conn() *Conn. Loop goroutine only.
 func ServeProtocol(c *Conn, p Protocol) Transport {
-	return serveProtocol(c, p, nil)
+	return serveProtocol(c, p, nil, true)
 }
 
-func serveProtocol(c *Conn, p Protocol, onLost func(*failure.Failure)) *connTransport {
-	t := &connTransport{p: p, onLost: onLost}
+func serveProtocol(c *Conn, p Protocol, onLost func(*failure.Failure), server bool) *connTransport {
+	t := &connTransport{p: p, onLost: onLost, server: server}
 	t.dataFn = t.dataReceived
 	t.attach(c)
 	t.guard("ConnectionMade", func() { MakeConnection(p, t) })
@@ -95,6 +97,7 @@ type connTransport struct {
 	p      Protocol
 	onLost func(*failure.Failure)
 	dataFn func([]byte)
+	server bool // the accepting side, for StartTLS
 
 	disconnecting bool  // LoseConnection or AbortConnection was called
 	lost          bool  // ConnectionLost has been called
@@ -525,7 +528,7 @@ func (c *Connector) attemptDone(d *deferred.Deferred[*Conn], conn *Conn, f *fail
 		p = &BaseProtocol{}
 		defer func() { c.transport.LoseConnection() }()
 	}
-	c.transport = serveProtocol(conn, p, c.connectionLost)
+	c.transport = serveProtocol(conn, p, c.connectionLost, false)
 }
 
 // connectionNotifier is implemented by factories that want to know a
