@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"syscall"
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
 
@@ -311,7 +313,7 @@ func (c *Conn) endErr() error {
 func (c *Conn) received(p []byte) {
 	c.touch()
 	if c.onData != nil && c.inOff == len(c.in) {
-		c.onData(p)
+		c.callOnData(p)
 		return
 	}
 	if c.rd.kind == readAny && c.inOff == len(c.in) {
@@ -354,7 +356,7 @@ func (c *Conn) receivedEOF() {
 	c.eof = true
 	c.satisfy()
 	if c.onEOF != nil && c.state != connClosed {
-		c.onEOF()
+		c.callOnEOF()
 	}
 	if c.wrDown {
 		c.lose(nil, false)
@@ -377,7 +379,8 @@ func (c *Conn) updateReading() {
 // what you keep. Bytes already queued are handed to f at once. A read still
 // pending fails with [ErrReadPending]. OnData(nil) returns to the Read
 // methods. f runs on the loop goroutine; see [Conn.OnEOF] for the end of the
-// stream.
+// stream. If f panics, the connection is aborted and [Conn.Lost] fails with
+// the panic's Failure (which is logged with its traceback).
 func (c *Conn) OnData(f func(p []byte)) {
 	if f != nil && c.rd.kind != readNone {
 		d := c.rd.d
@@ -388,19 +391,47 @@ func (c *Conn) OnData(f func(p []byte)) {
 	if f != nil && c.inOff < len(c.in) {
 		p := c.in[c.inOff:]
 		c.in, c.inOff = nil, 0
-		f(p)
+		c.callOnData(p)
 	}
 	c.updateReading()
+}
+
+// callOnData and callOnEOF call the handlers; one that panics has its
+// connection aborted, with the panic's Failure as the reason [Conn.Lost]
+// reports, as a Serve handler's would (and as Twisted loses a connection
+// whose dataReceived raised): its stream is in an unknown state.
+func (c *Conn) callOnData(p []byte) {
+	defer c.recoverHandler("OnData")
+	c.onData(p)
+}
+
+func (c *Conn) callOnEOF() {
+	defer c.recoverHandler("OnEOF")
+	c.onEOF()
+}
+
+// recoverHandler must be deferred directly, so that the Failure's traceback
+// holds the panic site.
+func (c *Conn) recoverHandler(what string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	f := failure.FromPanic(v)
+	slog.Error("deferredtcp: "+what+" handler panicked; connection aborted",
+		"raddr", c.raddr, "panic", f.Error(), "traceback", f.Traceback())
+	c.lose(f, true)
 }
 
 // OnEOF makes f run on the loop when the peer closes its side of the
 // connection (at once if it already has). The connection then stays open
 // for writing until [Conn.Close] or [Conn.Abort]: an [Conn.OnData] server
-// typically closes it here.
+// typically closes it here. If f panics, the connection is aborted, as for
+// [Conn.OnData].
 func (c *Conn) OnEOF(f func()) {
 	c.onEOF = f
 	if f != nil && c.eof && c.state != connClosed {
-		f()
+		c.callOnEOF()
 	}
 }
 

@@ -1,12 +1,12 @@
 package deferredtcp
 
 import (
-	"fmt"
 	"log/slog"
 	"net"
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
 
@@ -159,8 +159,9 @@ func (l *Listener) deliver(c *Conn) {
 func (l *Listener) callServe(c *Conn) {
 	defer func() {
 		if v := recover(); v != nil {
+			f := failure.FromPanic(v)
 			slog.Error("deferredtcp: Serve handler panicked; connection aborted",
-				"addr", l.addr, "panic", fmt.Sprint(v))
+				"addr", l.addr, "panic", f.Error(), "traceback", f.Traceback())
 			c.Abort()
 		}
 	}()
