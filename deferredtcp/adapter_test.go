@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/deferredtcp"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
@@ -116,10 +117,9 @@ func TestProtocolEcho(t *testing.T) {
 		cf := &clientEvents{build: func() deferredtcp.Protocol { return client }}
 		var connector *deferredtcp.Connector
 		cf.onEnd = func(*deferredtcp.Connector) {
-			l1.value.Close()
-			l2.value.Close().AddCallback(func(struct{}) (struct{}, error) {
+			deferred.All(l1.value.Close(), l2.value.Close()).AddCallback(func([]struct{}) ([]struct{}, error) {
 				r.Stop()
-				return struct{}{}, nil
+				return nil, nil
 			})
 		}
 		r.CallWhenRunning(func() {
