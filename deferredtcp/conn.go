@@ -73,6 +73,10 @@ type Conn struct {
 	lastActive time.Time
 
 	prev, next *Conn // the loop's list of connections
+
+	// listener accepted the connection and counts it against
+	// WithMaxConnections until it closes.
+	listener *Listener
 }
 
 type connState uint8
@@ -192,11 +196,15 @@ func (c *Conn) ReadFull(n int) *deferred.Deferred[[]byte] {
 // delim, without delim (which is consumed). A line longer than max bytes
 // fails it with [ErrLineTooLong] and closes the connection (flushing what was
 // written) with that reason, so [Conn.Lost] fails with it: the queue never
-// grows past max. Its end-of-stream errors are ReadFull's. An empty delim
+// grows past max. max <= 0 means [DefaultLineMaxLength] (16 KiB, as
+// LineReceiver's). Its end-of-stream errors are ReadFull's. An empty delim
 // panics.
 func (c *Conn) ReadUntil(delim []byte, max int) *deferred.Deferred[[]byte] {
 	if len(delim) == 0 {
 		panic("deferredtcp: ReadUntil with an empty delimiter")
+	}
+	if max <= 0 {
+		max = DefaultLineMaxLength
 	}
 	return c.read(readReq{kind: readUntil, n: max, delim: delim})
 }
@@ -440,9 +448,11 @@ func (c *Conn) OnEOF(f func()) {
 // The Deferred fires with len(p) once the buffer holds at most the high
 // watermark: at once when it does after this write, otherwise when it has
 // drained to the low watermark. It fails with [ErrClosed] after Close,
-// CloseWrite or Abort, with [ErrWriteBufferFull] past [WithMaxWriteBuffer],
-// and with the reason the connection was lost if that happens while it
-// waits.
+// CloseWrite or Abort, and with the reason the connection was lost if that
+// happens while it waits. A write that could leave more than
+// [WithMaxWriteBuffer] bytes buffered (64 MiB by default) fails with
+// [ErrWriteBufferFull], writing nothing, and aborts the connection with that
+// reason.
 func (c *Conn) Write(p []byte) *deferred.Deferred[int] {
 	if err := c.enqueue(p); err != nil {
 		return deferred.Fail[int](err)
@@ -475,6 +485,8 @@ func (c *Conn) enqueue(p []byte) error {
 		return ErrClosed
 	}
 	if c.maxWriteBuf > 0 && c.Buffered()+len(p) > c.maxWriteBuf {
+		// The stream would miss bytes: nothing sensible can follow.
+		c.lose(ErrWriteBufferFull, true)
 		return ErrWriteBufferFull
 	}
 	if len(p) == 0 {
@@ -637,6 +649,10 @@ func (c *Conn) lose(reason error, abort bool) {
 	c.io.close(abort)
 	c.loop.remove(c)
 	c.out, c.outOff = nil, 0
+	if l := c.listener; l != nil {
+		c.listener = nil
+		l.connClosed()
+	}
 
 	c.satisfy() // the pending read, if any, fails
 	werr := reason

@@ -29,7 +29,8 @@ var (
 	ErrAborted = errors.New("deferredtcp: connection aborted")
 
 	// ErrWriteBufferFull fails a write that would grow the write buffer past
-	// [WithMaxWriteBuffer].
+	// [WithMaxWriteBuffer]; the connection is then aborted, and
+	// [Conn.Lost] fails with it.
 	ErrWriteBufferFull = errors.New("deferredtcp: write buffer full")
 
 	// ErrIdleTimeout is the reason [Conn.Lost] reports for a connection

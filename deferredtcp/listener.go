@@ -29,6 +29,7 @@ type Listener struct {
 	ready     []*Conn // accepted before anyone asked (portable hand-off only)
 	serve     func(*Conn)
 	accepting bool
+	open      int // accepted connections still open, counted under WithMaxConnections
 
 	closed       bool
 	closeDone    bool
@@ -63,9 +64,9 @@ type listenerIO interface {
 //
 // On the reactor's Epoll backend the socket is non-blocking and served on the
 // loop; on the Portable backend it is a net.Listener with an accepting
-// goroutine. Options: [WithBacklog], [WithReusePort], and the connection
-// options ([WithWatermarks], [WithReadBufferSize], [WithMaxWriteBuffer],
-// [WithNoDelay]) for the connections it accepts. Listen is loop goroutine only
+// goroutine. Options: [WithBacklog], [WithReusePort], [WithMaxConnections],
+// and the connection options ([WithWatermarks], [WithReadBufferSize],
+// [WithMaxWriteBuffer], [WithNoDelay]) for the connections it accepts. Listen is loop goroutine only
 // (or before Run).
 func Listen(r *reactor.Reactor, network, address string, opts ...Option) *deferred.Deferred[*Listener] {
 	cfg := newConfig(opts)
@@ -141,6 +142,10 @@ func (l *Listener) Serve(handle func(*Conn)) {
 
 // deliver hands an accepted connection to the first Accept, or to Serve.
 func (l *Listener) deliver(c *Conn) {
+	if l.cfg.maxConns > 0 {
+		l.open++
+		c.listener = l
+	}
 	switch {
 	case l.closed:
 		c.Abort()
@@ -168,9 +173,18 @@ func (l *Listener) callServe(c *Conn) {
 	l.serve(c)
 }
 
-// wanted reports whether someone waits for connections.
+// wanted reports whether someone waits for connections, and
+// WithMaxConnections lets them have one.
 func (l *Listener) wanted() bool {
-	return !l.closed && (l.serve != nil || len(l.accepts) > 0)
+	return !l.closed && (l.serve != nil || len(l.accepts) > 0) &&
+		(l.cfg.maxConns <= 0 || l.open < l.cfg.maxConns)
+}
+
+// connClosed takes note that a connection counted under WithMaxConnections
+// closed.
+func (l *Listener) connClosed() {
+	l.open--
+	l.update()
 }
 
 func (l *Listener) update() {

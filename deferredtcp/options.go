@@ -21,17 +21,20 @@ type config struct {
 	high, low    int
 	readSize     int
 	maxWriteBuf  int
+	maxConns     int
 	noDelay      bool
 	shutdownWait time.Duration
 }
 
-// Defaults, as Twisted's (backlog, connect timeout) and Netty's (watermarks).
+// Defaults, as Twisted's (backlog, connect timeout) and Netty's (watermarks);
+// the write buffer's bound is twist's own.
 const (
 	DefaultBacklog        = 50
 	DefaultConnectTimeout = 30 * time.Second
 	DefaultHighWatermark  = 64 << 10
 	DefaultLowWatermark   = 32 << 10
 	DefaultReadBufferSize = 64 << 10
+	DefaultMaxWriteBuffer = 64 << 20
 )
 
 func newConfig(opts []Option) config {
@@ -41,6 +44,7 @@ func newConfig(opts []Option) config {
 		high:         DefaultHighWatermark,
 		low:          DefaultLowWatermark,
 		readSize:     DefaultReadBufferSize,
+		maxWriteBuf:  DefaultMaxWriteBuffer,
 		noDelay:      true,
 		shutdownWait: 2 * time.Second,
 	}
@@ -104,10 +108,14 @@ func WithReadBufferSize(n int) Option {
 	return optionFunc(func(c *config) { c.readSize = n })
 }
 
-// WithMaxWriteBuffer makes [Conn.Write] and [Conn.Send] fail with
-// [ErrWriteBufferFull], writing nothing, when the bytes they would leave
-// buffered exceed n: a hard bound for writers that do not wait on Write's
-// Deferred. The default, 0, means no bound.
+// WithMaxWriteBuffer bounds a connection's write buffer: a [Conn.Write] or
+// [Conn.Send] whose bytes, added to those already buffered, exceed n fails
+// with [ErrWriteBufferFull], writing nothing, and aborts the connection with
+// that reason (its stream would miss bytes otherwise), rather than letting
+// a writer that does not wait on Write's Deferred, with a peer that stops
+// reading, run the process out of memory. Writers that wait on Write never
+// get near it, unless one write alone is that large. The default is
+// [DefaultMaxWriteBuffer], 64 MiB; n <= 0 means no bound.
 func WithMaxWriteBuffer(n int) Option {
 	return optionFunc(func(c *config) { c.maxWriteBuf = n })
 }
@@ -117,4 +125,14 @@ func WithMaxWriteBuffer(n int) Option {
 // without Nagle's delay.
 func WithNoDelay(on bool) Option {
 	return optionFunc(func(c *config) { c.noDelay = on })
+}
+
+// WithMaxConnections makes a [Listener] stop accepting while n connections
+// it accepted are open, and accept again as soon as one closes, as
+// golang.org/x/net/netutil.LimitListener does: the connections beyond n
+// wait in the kernel's backlog (see [WithBacklog]) instead of being
+// accepted and dropped. The default, 0, means no limit; the limit is per
+// Listener (per loop for [ListenGroup]).
+func WithMaxConnections(n int) Option {
+	return optionFunc(func(c *config) { c.maxConns = n })
 }
