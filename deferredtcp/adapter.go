@@ -83,11 +83,9 @@ func ServeProtocol(c *Conn, p Protocol) Transport {
 func serveProtocol(c *Conn, p Protocol, onLost func(*failure.Failure), server bool) *connTransport {
 	t := &connTransport{p: p, onLost: onLost, server: server}
 	t.dataFn = t.dataReceived
-	t.attach(c)
+	t.c = c
 	t.guard("ConnectionMade", func() { MakeConnection(p, t) })
-	if !t.disconnecting && !t.readPaused {
-		c.OnData(t.dataFn)
-	}
+	t.attach(c)
 	return t
 }
 
@@ -114,9 +112,15 @@ type connTransport struct {
 	wbuf []byte // WriteSequence's gathering buffer
 }
 
-// attach wires t to c's events.
+// attach wires t to c's events: its bytes (unless paused), its end of
+// stream, its loss, in that order, since each may come at once.
 func (t *connTransport) attach(c *Conn) {
 	t.c = c
+	if !t.readPaused {
+		c.OnData(t.dataFn)
+	} else {
+		c.OnData(nil)
+	}
 	c.OnEOF(t.eof)
 	c.Lost().AddBoth(func(_ struct{}, f *failure.Failure) (struct{}, error) {
 		if t.c == c {

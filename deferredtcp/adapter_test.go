@@ -272,3 +272,47 @@ func TestHalfCloseableProtocol(t *testing.T) {
 		assert.ErrorIs(t, client.lost, deferredtcp.ErrConnectionDone)
 	})
 }
+
+// order records the calls a protocol gets.
+type order struct {
+	deferredtcp.BaseProtocol
+	calls      []string
+	loseAtMade bool
+}
+
+func (o *order) ConnectionMade(t deferredtcp.Transport) {
+	o.calls = append(o.calls, "made")
+	if o.loseAtMade {
+		t.LoseConnection()
+	}
+}
+func (o *order) DataReceived(p []byte) { o.calls = append(o.calls, "data "+string(p)) }
+func (o *order) ConnectionLost(reason *failure.Failure) {
+	o.calls = append(o.calls, "lost "+reason.Error())
+}
+
+func TestServeProtocolCallOrder(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+		r := newReactor()
+		// A connection already closed: ConnectionMade still comes first.
+		a, b := deferredtcp.Pipe(r)
+		a.Abort()
+		closed := &order{}
+		deferredtcp.ServeProtocol(a, closed)
+
+		// A protocol closing in ConnectionMade gets no data.
+		c, d := deferredtcp.Pipe(r)
+		d.Write([]byte("ignored"))
+		quick := &order{loseAtMade: true}
+		deferredtcp.ServeProtocol(c, quick)
+		b.Close()
+		d.Lost().AddBoth(func(struct{}, *failure.Failure) (struct{}, error) {
+			r.Stop()
+			return struct{}{}, nil
+		})
+		d.OnEOF(func() { d.Close() })
+		run(t, r)
+		assert.Equal(t, []string{"made", "lost " + deferredtcp.ErrAborted.Error()}, closed.calls)
+		assert.Equal(t, []string{"made", "lost " + deferredtcp.ErrConnectionDone.Error()}, quick.calls)
+	})
+}

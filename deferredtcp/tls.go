@@ -133,11 +133,6 @@ func (t *connTransport) StartTLS(cfg *tls.Config) error {
 	raw.OnData(nil)
 	tc, _ := wrapTLS(raw, cfg, t.server, nil)
 	t.attach(tc)
-	if !t.readPaused {
-		tc.OnData(t.dataFn)
-	} else {
-		tc.OnData(nil)
-	}
 	return nil
 }
 

@@ -165,6 +165,9 @@ func (t *FakeTransport) connectionLost(reason error) {
 	deferredtcp.LoseProtocol(t.proto, reason)
 }
 
+// Protocol returns the protocol on t's side.
+func (t *FakeTransport) Protocol() deferredtcp.Protocol { return t.proto }
+
 // Value returns what t's protocol has written and the pump has not
 // delivered yet.
 func (t *FakeTransport) Value() []byte { return t.out }
