@@ -1,7 +1,9 @@
 package reactor
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,12 +16,21 @@ import (
 // A reactor's DelayedCall may be used only on its loop goroutine (or before Run,
 // by the goroutine that will call Run); a [Clock]'s is safe from any goroutine.
 type DelayedCall struct {
-	t timerheap.Timer[*DelayedCall]
-	f func()
-	q *timerQueue
+	f    func()
+	q    *timerQueue
+	when int64 // due time, nanoseconds since q.base
+	// seq is the sequence number of the call's live queue entry, with the
+	// called or cancelled flag set once the call is over: an entry is live while
+	// its Seq equals its call's seq.
+	seq uint64
 }
 
-// Cancel removes the call so it never runs and its memory is released at once.
+const (
+	calledFlag    uint64 = 1 << 63
+	cancelledFlag uint64 = 1 << 62
+)
+
+// Cancel removes the call so it never runs; its function is released at once.
 // It returns [ErrAlreadyCalled] when the call has already run (or is running),
 // and [ErrAlreadyCancelled] when it was already cancelled.
 func (dc *DelayedCall) Cancel() error {
@@ -29,9 +40,9 @@ func (dc *DelayedCall) Cancel() error {
 	if err := dc.inactiveErr(); err != nil {
 		return err
 	}
-	dc.t.State = timerheap.Cancelled
+	dc.seq |= cancelledFlag
 	dc.f = nil
-	q.heap.Remove(&dc.t)
+	q.discard()
 	return nil
 }
 
@@ -65,7 +76,7 @@ func (dc *DelayedCall) Delay(d time.Duration) error {
 	if err := dc.inactiveErr(); err != nil {
 		return err
 	}
-	q.move(dc, addSat(dc.t.When, d))
+	q.move(dc, addSat(dc.when, d))
 	return nil
 }
 
@@ -74,7 +85,7 @@ func (dc *DelayedCall) Active() bool {
 	q := dc.q
 	q.lock()
 	defer q.unlock()
-	return dc.t.State == timerheap.Pending
+	return dc.inactiveErr() == nil
 }
 
 // Time returns when the call is due (Twisted's getTime).
@@ -82,14 +93,14 @@ func (dc *DelayedCall) Time() time.Time {
 	q := dc.q
 	q.lock()
 	defer q.unlock()
-	return q.base.Add(time.Duration(dc.t.When))
+	return q.base.Add(time.Duration(dc.when))
 }
 
 func (dc *DelayedCall) inactiveErr() error {
-	switch dc.t.State {
-	case timerheap.Called:
+	switch {
+	case dc.seq&calledFlag != 0:
 		return ErrAlreadyCalled
-	case timerheap.Cancelled:
+	case dc.seq&cancelledFlag != 0:
 		return ErrAlreadyCancelled
 	}
 	return nil
@@ -98,13 +109,23 @@ func (dc *DelayedCall) inactiveErr() error {
 // timerQueue holds the DelayedCalls of a Reactor or a Clock. Its times are
 // nanoseconds since base. Only the Clock's has a mutex: a reactor's is used on
 // its loop goroutine only.
+//
+// Cancelling or moving a call leaves its entry in the heap, stale; stale
+// entries are dropped when they come first, and swept out all at once when they
+// outnumber the live ones, so that cancelling costs O(1) and the memory of
+// cancelled calls stays within twice that of the live ones.
 type timerQueue struct {
 	heap     timerheap.Heap[*DelayedCall]
 	seq      uint64
+	stale    int // entries in heap whose call was cancelled or moved
 	base     time.Time
 	nanotime func() int64
 	mu       *sync.Mutex
 }
+
+type timerEntry = timerheap.Entry[*DelayedCall]
+
+func isLive(e timerEntry) bool { return e.Value.seq == e.Seq }
 
 func (q *timerQueue) lock() {
 	if q.mu != nil {
@@ -123,20 +144,30 @@ func (q *timerQueue) schedule(delay time.Duration, f func()) *DelayedCall {
 	if delay < 0 {
 		panic(negativeDelayPanic)
 	}
-	dc := &DelayedCall{f: f, q: q}
-	dc.t.Value = dc
 	q.seq++
-	dc.t.Seq = q.seq
-	dc.t.When = addSat(q.nanotime(), delay)
-	q.heap.Push(&dc.t)
+	dc := &DelayedCall{f: f, q: q, when: addSat(q.nanotime(), delay), seq: q.seq}
+	q.heap.Push(timerEntry{When: dc.when, Seq: dc.seq, Value: dc})
 	return dc
 }
 
+// move queues dc again at when, behind the calls already queued; its old entry
+// goes stale. The caller holds the lock.
 func (q *timerQueue) move(dc *DelayedCall, when int64) {
 	q.seq++
-	dc.t.Seq = q.seq
-	dc.t.When = when
-	q.heap.Fix(&dc.t)
+	dc.seq = q.seq
+	dc.when = when
+	q.heap.Push(timerEntry{When: when, Seq: dc.seq, Value: dc})
+	q.discard()
+}
+
+// discard counts one more stale entry, and sweeps them out once they are the
+// majority.
+func (q *timerQueue) discard() {
+	q.stale++
+	if q.stale > q.heap.Len()-q.stale {
+		q.heap.Filter(isLive)
+		q.stale = 0
+	}
 }
 
 // limit is the sequence number bound for one round of firing: calls scheduled
@@ -147,23 +178,53 @@ func (q *timerQueue) limit() uint64 { return q.seq + 1 }
 // called and returns its function; ok is false when there is none. The caller
 // holds the lock.
 func (q *timerQueue) popDue(now int64, limit uint64) (f func(), ok bool) {
-	t := q.heap.PopDue(now, limit)
-	if t == nil {
-		return nil, false
+	for {
+		e, due := q.heap.FirstDue(now)
+		if !due {
+			return nil, false
+		}
+		if !isLive(e) {
+			q.heap.DropFirst()
+			q.stale--
+			continue
+		}
+		if e.Seq >= limit {
+			return nil, false
+		}
+		q.heap.DropFirst()
+		dc := e.Value
+		dc.seq |= calledFlag
+		f, dc.f = dc.f, nil
+		return f, true
 	}
-	dc := t.Value
-	t.State = timerheap.Called
-	f, dc.f = dc.f, nil
-	return f, true
 }
 
-// next returns the due time of the first call; ok is false when none is queued.
+// next returns the due time of the first entry (maybe a stale one: the loop then
+// wakes early and drops it); ok is false when none is queued.
 func (q *timerQueue) next() (when int64, ok bool) {
-	t := q.heap.Peek()
-	if t == nil {
-		return 0, false
+	return q.heap.NextWhen()
+}
+
+// pending returns the live calls sorted by time, then by scheduling order. The
+// caller holds the lock.
+func (q *timerQueue) pending() []*DelayedCall {
+	var live []timerEntry
+	for e := range q.heap.All() {
+		if isLive(e) {
+			live = append(live, e)
+		}
 	}
-	return t.When, true
+	slices.SortFunc(live, func(a, b timerEntry) int {
+		if c := cmp.Compare(a.When, b.When); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
+	out := make([]*DelayedCall, len(live))
+	for i, e := range live {
+		out[i] = e.Value
+	}
+	return out
 }
 
 // addSat returns t+d, saturating instead of overflowing.

@@ -36,15 +36,14 @@ func TestEqualTimesFireInSchedulingOrder(t *testing.T) {
 		r := newReactor()
 		var got []int
 		// Calls due at one instant: scheduled before Run, all read the same clock
-		// only if time stood still, so pin them with Reset to one time.
+		// only if time stood still, so move them with Delay to one time.
 		dcs := make([]*DelayedCall, 100)
 		for i := range dcs {
 			dcs[i] = r.Schedule(time.Hour, func() { got = append(got, i) })
 		}
 		when := r.nanotime() + int64(time.Millisecond)
-		for _, dc := range dcs { // same When for all; Seq decides
-			dc.t.When = when
-			r.timers.heap.Fix(&dc.t)
+		for _, dc := range dcs { // same time for all; the order of the moves decides
+			require.NoError(t, dc.Delay(time.Duration(when-dc.when)))
 		}
 		r.Schedule(2*time.Millisecond, func() { r.Stop() })
 		run(t, r)
@@ -119,7 +118,7 @@ func TestDelayedCallCancelResetDelay(t *testing.T) {
 		assert.True(t, reset.Active())
 		run(t, r)
 		assert.Equal(t, []string{"called", "early", "reset", "delayed"}, got)
-		assert.Equal(t, 0, r.timers.heap.Len()-1, "only the test's watchdog is left")
+		assert.Len(t, r.timers.pending(), 1, "only the test's watchdog is left")
 	})
 }
 
@@ -147,8 +146,8 @@ func TestAfterFuncStopFromAnotherGoroutine(t *testing.T) {
 				assert.False(t, stop(), "second stop finds it stopped")
 				r.CallFromGoroutine(func() {
 					// The cancellation was handed to the loop before this call.
-					for _, tm := range r.timers.heap.Timers() {
-						assert.Less(t, tm.When, r.nanotime()+int64(time.Minute), "the hour-long call is gone")
+					for _, dc := range r.timers.pending() {
+						assert.Less(t, dc.when, r.nanotime()+int64(time.Minute), "the hour-long call is gone")
 					}
 					r.Stop()
 				})

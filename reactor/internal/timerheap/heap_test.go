@@ -1,8 +1,9 @@
 package timerheap
 
 import (
+	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,68 +13,156 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestHeapOrdersByWhenThenSeq(t *testing.T) {
+// model is the obvious priority queue the Heap is checked against.
+type model []Entry[int]
+
+func (m *model) push(e Entry[int]) { *m = append(*m, e) }
+
+func (m model) sorted() model {
+	s := slices.Clone(m)
+	slices.SortFunc(s, func(a, b Entry[int]) int {
+		if a.less(&b) {
+			return -1
+		}
+		return 1
+	})
+	return s
+}
+
+func popAll(t *testing.T, h *Heap[int], now int64) []Entry[int] {
+	t.Helper()
+	var out []Entry[int]
+	for {
+		e, ok := h.FirstDue(now)
+		if !ok {
+			return out
+		}
+		h.DropFirst()
+		out = append(out, e)
+	}
+}
+
+// TestHeapMatchesASortedModel runs random pushes, pops of due entries and
+// filters, with keys at, above and below the floor (as a call moved into the
+// past makes), against a sorted slice.
+func TestHeapMatchesASortedModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var h Heap[int]
-	var all []*Timer[int]
-	for i := range 2000 {
-		tm := &Timer[int]{When: int64(rng.IntN(100)), Seq: uint64(i)}
-		all = append(all, tm)
-		h.Push(tm)
-	}
-	// Remove a third at random, and move another third.
-	var kept []*Timer[int]
-	for i, tm := range all {
-		switch i % 3 {
-		case 0:
-			h.Remove(tm)
-			assert.False(t, tm.Queued())
-		case 1:
-			tm.When = int64(rng.IntN(100))
-			tm.Seq += 10000
-			h.Fix(tm)
-			kept = append(kept, tm)
-		default:
-			kept = append(kept, tm)
+	var m model
+	var seq uint64
+	now := int64(0)
+	for round := range 3000 {
+		for range rng.IntN(40) {
+			seq++
+			when := now + rng.Int64N(1000)
+			switch rng.IntN(10) {
+			case 0:
+				when = now // equal times: Seq decides
+			case 1:
+				when = now - rng.Int64N(2000) // below the floor
+			case 2:
+				when = math.MinInt64 + rng.Int64N(10)
+			}
+			e := Entry[int]{When: when, Seq: seq, Value: int(seq)}
+			h.Push(e)
+			m.push(e)
 		}
+		if round%50 == 49 {
+			drop := rng.Uint64()
+			keep := func(e Entry[int]) bool { return (e.Seq^drop)%3 != 0 }
+			h.Filter(keep)
+			m = slices.DeleteFunc(m, func(e Entry[int]) bool { return !keep(e) })
+		}
+		require.Equal(t, len(m), h.Len())
+		s := m.sorted()
+		if len(s) > 0 {
+			when, ok := h.NextWhen()
+			require.True(t, ok)
+			require.Equal(t, s[0].When, when)
+		}
+		now += rng.Int64N(600)
+		got := popAll(t, &h, now)
+		n := 0
+		for n < len(s) && s[n].When <= now {
+			n++
+		}
+		require.Equal(t, append([]Entry[int](nil), s[:n]...), got, "round %d", round)
+		m = s[n:]
 	}
-	sort.Slice(kept, func(i, j int) bool {
-		a, b := kept[i], kept[j]
-		return a.When < b.When || (a.When == b.When && a.Seq < b.Seq)
-	})
-	require.Equal(t, len(kept), h.Len())
-	for _, want := range kept {
-		got := h.PopDue(1<<62, 1<<62)
-		require.Same(t, want, got)
-		assert.False(t, got.Queued())
-	}
-	assert.Nil(t, h.PopDue(1<<62, 1<<62))
+	now = math.MaxInt64
+	require.Equal(t, append([]Entry[int](nil), m.sorted()...), popAll(t, &h, now))
+	assert.Zero(t, h.Len())
+	_, ok := h.NextWhen()
+	assert.False(t, ok)
 }
 
-func TestHeapPopDueRespectsNowAndLimit(t *testing.T) {
+func TestHeapFirstDueWaitsForNow(t *testing.T) {
 	var h Heap[int]
-	a := &Timer[int]{When: 5, Seq: 1}
-	b := &Timer[int]{When: 5, Seq: 7}
+	a := Entry[int]{When: 5, Seq: 1}
+	b := Entry[int]{When: 5, Seq: 7}
 	h.Push(b)
 	h.Push(a)
-	assert.Nil(t, h.PopDue(4, 100), "not due yet")
-	assert.Same(t, a, h.PopDue(5, 7))
-	assert.Nil(t, h.PopDue(5, 7), "seq 7 is past the limit")
-	assert.Same(t, b, h.PopDue(5, 8))
-	assert.Equal(t, 0, h.Len())
-	h.Remove(a) // not queued: no-op
+	_, ok := h.FirstDue(4)
+	assert.False(t, ok, "not due yet")
+	got, ok := h.FirstDue(5)
+	require.True(t, ok)
+	assert.Equal(t, a, got)
+	got, ok = h.FirstDue(5)
+	require.True(t, ok)
+	assert.Equal(t, a, got, "FirstDue does not remove")
+	h.DropFirst()
+	got, _ = h.FirstDue(5)
+	assert.Equal(t, b, got)
+	h.DropFirst()
+	assert.Zero(t, h.Len())
 }
 
-func TestHeapShrinks(t *testing.T) {
+func TestHeapAllYieldsEveryEntry(t *testing.T) {
 	var h Heap[int]
-	ts := make([]*Timer[int], 100000)
-	for i := range ts {
-		ts[i] = &Timer[int]{When: int64(i), Seq: uint64(i)}
-		h.Push(ts[i])
+	for i := range 100 {
+		h.Push(Entry[int]{When: int64(i % 7), Seq: uint64(i + 1), Value: i})
 	}
-	for _, tm := range ts {
-		h.Remove(tm)
+	h.FirstDue(3) // spread some entries over the buckets
+	h.DropFirst()
+	h.Push(Entry[int]{When: -1, Seq: 1000, Value: 1000}) // below the floor
+	var got []int
+	for e := range h.All() {
+		got = append(got, e.Value)
 	}
-	assert.Equal(t, 0, h.Len())
-	assert.LessOrEqual(t, h.Cap(), minShrinkCap*2)
+	slices.Sort(got)
+	want := append(seq(1, 100), 1000)
+	assert.Equal(t, want, got)
+}
+
+func seq(from, to int) []int {
+	var s []int
+	for i := from; i < to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func TestHeapGivesMemoryBack(t *testing.T) {
+	var h Heap[int]
+	for i := range 100000 {
+		h.Push(Entry[int]{When: int64(i), Seq: uint64(i + 1)})
+	}
+	h.Filter(func(e Entry[int]) bool { return e.Seq%1000 == 0 })
+	assert.Equal(t, 100, h.Len())
+	assert.LessOrEqual(t, h.Cap(), 1000, "a quarter-full bucket shrinks")
+	popAll(t, &h, math.MaxInt64)
+	assert.LessOrEqual(t, h.Cap(), idleCap*nBuckets, "emptied buckets keep only small arrays")
+
+	for i := range 100000 {
+		h.Push(Entry[int]{When: int64(i), Seq: uint64(i + 1)})
+	}
+	assert.Len(t, popAll(t, &h, math.MaxInt64), 100000)
+	assert.LessOrEqual(t, h.Cap(), trimSlack+idleCap*nBuckets, "a drained burst gives its memory back")
+
+	for i := range 100000 {
+		h.Push(Entry[int]{When: int64(i), Seq: uint64(i + 1)})
+	}
+	h.Filter(func(Entry[int]) bool { return false })
+	assert.Zero(t, h.Len())
+	assert.LessOrEqual(t, h.Cap(), idleCap*nBuckets)
 }
