@@ -218,9 +218,9 @@ func summary(sc scenario, m report.Measure) string {
 		return fmt.Sprintf("%d conns: RSS %.1f → %.1f MiB, %.2f KiB/conn",
 			m.IdleConns, float64(m.BaseRSS)/(1<<20), float64(m.RSS)/(1<<20), m.PerConnRSS/1024)
 	}
-	return fmt.Sprintf("%12s msgs/s  p50 %-8s p99 %-8s CPU %.2f µs/msg (%3.0f%%)  RSS %.1f MiB",
+	return fmt.Sprintf("%12s msgs/s  p50 %-8s p99 %-8s CPU %.2f µs/msg (%3.0f%%, other %2.0f%%, generator %3.0f%%)  RSS %.1f MiB",
 		report.Thousands(m.Rate), report.Latency(m.P50), report.Latency(m.P99),
-		float64(m.CPUPerMsg)/float64(time.Microsecond), 100*m.CPUUtil, float64(m.RSS)/(1<<20))
+		float64(m.CPUPerMsg)/float64(time.Microsecond), 100*m.CPUUtil, 100*m.OtherUtil, 100*m.GenUtil, float64(m.RSS)/(1<<20))
 }
 
 func setupLines(cfg config, pinned, python, twistedVersion string) []string {

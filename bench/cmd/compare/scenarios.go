@@ -78,6 +78,8 @@ func (r *runner) load(ctx context.Context, srv builtServer, sc scenario) (m repo
 	}
 	defer pool.Close()
 	var before, after server.Stat
+	var selfBefore, selfAfter time.Duration
+	var coreBefore, coreAfter [2]int64 // busy, total ticks of the server's CPU
 	var statErr error
 	res, err := pool.Run(ctx, loadgen.Load{
 		Size: sc.size, Depth: sc.depth, Warmup: r.cfg.warmup, Duration: r.cfg.duration,
@@ -86,10 +88,14 @@ func (r *runner) load(ctx context.Context, srv builtServer, sc scenario) (m repo
 			if err != nil && statErr == nil {
 				statErr = err
 			}
+			var core [2]int64
+			if r.cfg.pin {
+				core[0], core[1], _ = server.CPUTicks(1)
+			}
 			if open {
-				before = s
+				before, selfBefore, coreBefore = s, selfCPU(), core
 			} else {
-				after = s
+				after, selfAfter, coreAfter = s, selfCPU(), core
 			}
 		},
 	})
@@ -113,6 +119,11 @@ func (r *runner) load(ctx context.Context, srv builtServer, sc scenario) (m repo
 		CPUPerMsg: cpu / time.Duration(res.Messages),
 		CPUUtil:   cpu.Seconds() / res.Window.Seconds(),
 		RSS:       after.RSS,
+		GenUtil:   (selfAfter - selfBefore).Seconds() / res.Window.Seconds(),
+	}
+	if total := coreAfter[1] - coreBefore[1]; total > 0 {
+		serverTicks := float64(cpu) / float64(time.Second) * float64(server.ClockTicks())
+		m.OtherUtil = max(0, (float64(coreAfter[0]-coreBefore[0])-serverTicks)/float64(total))
 	}
 	return m, nil
 }
@@ -133,14 +144,22 @@ func (r *runner) idle(ctx context.Context, srv builtServer, n int) (m report.Mea
 	if err != nil {
 		return m, err
 	}
+	t0 := time.Now()
 	pool, err := loadgen.Dial(ctx, p.Addr, n)
 	if err != nil {
 		return m, err
 	}
-	defer pool.Close()
+	defer func() {
+		t0 := time.Now()
+		pool.Close()
+		r.progress("    %-15s closed %d connections in %v", srv.name, n, time.Since(t0).Round(time.Millisecond))
+	}()
+	r.progress("    %-15s opened %d connections in %v", srv.name, n, time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
 	if _, err := pool.Run(ctx, loadgen.Load{Size: 64, PerConn: 1, Duration: 60 * time.Second}); err != nil {
 		return m, err
 	}
+	r.progress("    %-15s echoed once on each in %v", srv.name, time.Since(t0).Round(time.Millisecond))
 	if err := sleep(ctx, time.Second); err != nil {
 		return m, err
 	}

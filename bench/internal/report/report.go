@@ -28,6 +28,8 @@ type Measure struct {
 	CPUPerMsg time.Duration // server CPU (user+system) per message
 	CPUUtil   float64       // server CPU seconds per wall second in the window
 	RSS       int64         // server RSS at the end of the window, bytes
+	GenUtil   float64       // the load generator's CPU seconds per wall second
+	OtherUtil float64       // share of the server's CPU busy with anything but the server (noise)
 
 	IdleConns  int     // idle scenario: connections held
 	BaseRSS    int64   // idle scenario: RSS before connecting
@@ -66,7 +68,9 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "# twist echo comparison, %s\n\n", r.Date.Format("2006-01-02"))
 	fmt.Fprintf(&b, "Ratios are to the `%s` server in the same run (×%s): above 1 is more messages per second, "+
 		"below 1 is less CPU or memory. CPU is the server's user+system time per echoed message, from /proc/PID/stat; "+
-		"CPU%% is its CPU seconds per wall second (100%% = the one core it is pinned to).\n\n", r.Baseline, r.Baseline)
+		"CPU%% is its CPU seconds per wall second (100%% = the one core it is pinned to); "+
+		"other%% is the share of that core busy with anything else in the window (other processes, interrupts): "+
+		"a high figure marks a noisy row.\n\n", r.Baseline, r.Baseline)
 	for _, sc := range r.Scenarios {
 		fmt.Fprintf(&b, "## %s — %s\n\n", sc.Name, sc.Title)
 		if sc.Idle {
@@ -101,8 +105,8 @@ func (r *Report) Markdown() string {
 }
 
 func (r *Report) loadTable(b *strings.Builder, sc Scenario) {
-	fmt.Fprintf(b, "| server | msgs/s | ×%s | p50 | p99 | CPU µs/msg | ×%s | CPU%% | RSS MiB |\n", r.Baseline, r.Baseline)
-	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	fmt.Fprintf(b, "| server | msgs/s | ×%s | p50 | p99 | CPU µs/msg | ×%s | CPU%% | other%% | RSS MiB |\n", r.Baseline, r.Baseline)
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	base, _ := r.get(r.Baseline, sc.Name)
 	for _, s := range r.Servers {
 		m, ok := r.get(s, sc.Name)
@@ -110,13 +114,13 @@ func (r *Report) loadTable(b *strings.Builder, sc Scenario) {
 		case !ok:
 			continue
 		case m.Err != "":
-			fmt.Fprintf(b, "| %s | failed: %s | | | | | | | |\n", s, oneLine(m.Err))
+			fmt.Fprintf(b, "| %s | failed: %s | | | | | | | | |\n", s, oneLine(m.Err))
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.2f | %s | %.0f%% | %.1f |\n", s,
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %.2f | %s | %.0f%% | %.0f%% | %.1f |\n", s,
 			Thousands(m.Rate), ratio(m.Rate, base.Rate), Latency(m.P50), Latency(m.P99),
 			micros(m.CPUPerMsg), ratio(micros(m.CPUPerMsg), micros(base.CPUPerMsg)),
-			100*m.CPUUtil, float64(m.RSS)/(1<<20))
+			100*m.CPUUtil, 100*m.OtherUtil, float64(m.RSS)/(1<<20))
 	}
 }
 

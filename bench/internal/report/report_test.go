@@ -39,8 +39,8 @@ func sample() *Report {
 func TestMarkdown(t *testing.T) {
 	md := sample().Markdown()
 	for _, want := range []string{
-		"| net | 100,000 | 1.00x | 400 µs | 900 µs | 4.00 | 1.00x | 40% | 8.0 |",
-		"| twist-ondata | 150,000 | 1.50x | 300 µs | 20.0 ms | 2.00 | 0.50x | 30% | 6.0 |",
+		"| net | 100,000 | 1.00x | 400 µs | 900 µs | 4.00 | 1.00x | 40% | 0% | 8.0 |",
+		"| twist-ondata | 150,000 | 1.50x | 300 µs | 20.0 ms | 2.00 | 0.50x | 30% | 0% | 6.0 |",
 		"| net | 100 | 4.0 | 5.0 | 10.24 | 1.00x |",
 		"| twist-ondata | failed: boom / with a pipe |",
 		"- `twisted`: python3 cannot import twisted",

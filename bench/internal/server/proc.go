@@ -82,3 +82,32 @@ func ReadStat(pid int) (Stat, error) {
 	}
 	return s, nil
 }
+
+// CPUTicks reads the busy and total clock ticks of one CPU from /proc/stat:
+// busy is user+nice+system+irq+softirq+steal, total adds idle and iowait.
+func CPUTicks(cpu int) (busy, total int64, err error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	prefix := fmt.Sprintf("cpu%d ", cpu)
+	for line := range strings.Lines(string(data)) {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) < 8 {
+			break
+		}
+		var v [8]int64
+		for i := range v {
+			if v[i], err = strconv.ParseInt(f[i], 10, 64); err != nil {
+				return 0, 0, err
+			}
+		}
+		busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+		return busy, busy + v[3] + v[4], nil
+	}
+	return 0, 0, fmt.Errorf("server: no %q line in /proc/stat", strings.TrimSpace(prefix))
+}
