@@ -65,8 +65,8 @@ type Heap[T any] struct {
 	nonEmpty [(nBuckets + 63) / 64]uint64
 	floor    Entry[T]   // the key of the last entry taken out (Value unused)
 	early    []Entry[T] // binary min-heap of entries pushed below the floor
-	n     int
-	held  int // the buckets' total capacity
+	n        int
+	held     int // the buckets' total capacity
 }
 
 // Len returns the number of entries.
