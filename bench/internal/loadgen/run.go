@@ -140,7 +140,8 @@ func (r *runner) loop(ctx context.Context) (Result, error) {
 	windowOpen := int64(r.load.Warmup)
 	windowClose := int64(r.load.Warmup + r.load.Duration)
 	perConn := r.load.PerConn > 0
-	if perConn {
+	var windowStart int64
+	if perConn || windowOpen <= 0 {
 		r.counting = true
 		r.open()
 	}
@@ -158,7 +159,6 @@ func (r *runner) loop(ctx context.Context) (Result, error) {
 	}
 	events := make([]unix.EpollEvent, 512)
 	done := ctx.Done()
-	var windowStart int64
 	for {
 		select {
 		case <-done:
