@@ -3,11 +3,9 @@
 package deferredtcp
 
 import (
-	"errors"
 	"log/slog"
 	"net"
 	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -153,7 +151,7 @@ type epollListener struct {
 	fd       int
 	onRead   func()
 	watching bool
-	pause    time.Duration        // the current back-off after EMFILE and the like
+	backoff  acceptBackoff
 	retry    *reactor.DelayedCall // the end of the back-off
 	unlink   string               // the Unix socket file to remove at close
 }
@@ -204,18 +202,17 @@ func (e *epollListener) readable() {
 		if err != nil {
 			switch {
 			case err == unix.EAGAIN:
+				e.backoff.ok()
 			case err == unix.EINTR, err == unix.ECONNABORTED:
 				continue
-			case errors.Is(err, unix.EMFILE), errors.Is(err, unix.ENFILE),
-				errors.Is(err, unix.ENOBUFS), errors.Is(err, unix.ENOMEM):
-				e.backOff(err)
 			default:
-				slog.Error("deferredtcp: accept failed", "addr", l.addr, "err", err)
+				// EMFILE, ENFILE, ENOBUFS, ENOMEM, or worse: pause, logging
+				// once per run of failures.
 				e.backOff(err)
 			}
 			return
 		}
-		e.pause = 0
+		e.backoff.ok()
 		l.deliver(newEpollConn(l.loop, l.network, nfd, sock.Addr(l.network, sa), &l.cfg))
 	}
 }
@@ -224,10 +221,9 @@ func (e *epollListener) readable() {
 // spinning on a listener that stays readable; each shortage in a row doubles
 // the pause, up to a second.
 func (e *epollListener) backOff(err error) {
-	e.pause = min(max(2*e.pause, minAcceptPause), maxAcceptPause)
-	slog.Warn("deferredtcp: accept failed; pausing accepts", "addr", e.l.addr, "err", err, "pause", e.pause)
+	pause := e.backoff.failed(e.l.addr, err)
 	e.watch(false)
-	e.retry = e.l.r.Schedule(e.pause, func() {
+	e.retry = e.l.r.Schedule(pause, func() {
 		e.retry = nil
 		e.setAccepting(e.l.wanted())
 	})

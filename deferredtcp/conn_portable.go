@@ -186,18 +186,19 @@ func (p *portableConn) localAddr() net.Addr { return p.nc.LocalAddr() }
 // Accepting with net.Listener.
 
 type portableListener struct {
-	l      *Listener
-	nl     net.Listener
-	want   chan struct{} // a token per connection the loop asks for
-	done   chan struct{} // closed by close
-	exited func()        // run on the loop when the accepting goroutine returns
-	onDone func()
-	closed bool
-	gone   bool // the goroutine has returned
-	asked  bool // a token is out
-	next   net.Conn
-	err    error
-	recvFn func()
+	l       *Listener
+	nl      net.Listener
+	want    chan struct{} // a token per connection the loop asks for
+	done    chan struct{} // closed by close
+	exited  func()        // run on the loop when the accepting goroutine returns
+	onDone  func()
+	closed  bool
+	gone    bool // the goroutine has returned
+	asked   bool // a token is out
+	next    net.Conn
+	err     error
+	recvFn  func()
+	backoff acceptBackoff
 }
 
 func listenPortable(l *Listener, addr net.Addr) error {
@@ -254,10 +255,12 @@ func (p *portableListener) received() {
 	l := p.l
 	if err != nil {
 		if !p.closed {
-			l.loop.r.Schedule(minAcceptPause, func() { p.setAccepting(l.wanted()) })
+			pause := p.backoff.failed(l.addr, err)
+			l.loop.r.Schedule(pause, func() { p.setAccepting(l.wanted()) })
 		}
 		return
 	}
+	p.backoff.ok()
 	if p.closed {
 		nc.Close()
 		return

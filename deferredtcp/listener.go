@@ -44,6 +44,27 @@ const (
 	maxAcceptPause = time.Second
 )
 
+// acceptBackoff paces the accepts of a listener that keeps failing: each
+// failure in a row doubles the pause. Only the first failure of a run is
+// logged, so that a server out of descriptors logs once per burst rather
+// than once per retry.
+type acceptBackoff struct {
+	pause time.Duration // the current pause; 0 when the last accept did not fail
+}
+
+// failed returns how long to pause after err.
+func (b *acceptBackoff) failed(addr net.Addr, err error) time.Duration {
+	if b.pause == 0 {
+		slog.Warn("deferredtcp: accept failed; pausing accepts until they succeed again",
+			"addr", addr, "err", err, "pause", minAcceptPause)
+	}
+	b.pause = min(max(2*b.pause, minAcceptPause), maxAcceptPause)
+	return b.pause
+}
+
+// ok ends a run of failures.
+func (b *acceptBackoff) ok() { b.pause = 0 }
+
 // listenerIO is one I/O path under a Listener.
 type listenerIO interface {
 	// setAccepting starts or stops accepting; accepted connections go to
