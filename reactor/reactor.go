@@ -35,6 +35,7 @@ type Reactor struct {
 	state    atomic.Int32
 	sleeping atomic.Bool // the loop is (about to be) blocked in poller.wait
 	handoff  handoffQueue
+	stopErr  atomic.Pointer[error] // the first StopWithError's error, for Run
 
 	// Everything below belongs to the loop goroutine.
 	timers    timerQueue
@@ -95,7 +96,7 @@ func (r *Reactor) Running() bool { return r.state.Load() == stateRunning }
 // and file-descriptor handlers as they come due. After [Reactor.Stop] it fires
 // the shutdown triggers, waits for their Deferreds and for [DeferToGoroutine]
 // functions (all within [WithShutdownTimeout]), releases the poller and returns
-// nil.
+// nil, or the error given to [Reactor.StopWithError].
 //
 // Run returns [ErrAlreadyRunning] while the reactor runs, and [ErrNotRestartable]
 // once it has stopped: a reactor runs once.
@@ -113,6 +114,9 @@ func (r *Reactor) Run() error {
 	r.fire(Startup, nil)
 	for !r.shutdown.done {
 		r.iterate()
+	}
+	if err := r.stopErr.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
@@ -196,6 +200,25 @@ func (r *Reactor) Stop() error {
 	}
 	r.CallFromGoroutine(r.beginShutdown)
 	return nil
+}
+
+// StopWithError stops the reactor as [Reactor.Stop] does, and makes
+// [Reactor.Run] return err (the first one, if it is called more than once):
+// the way a program ends when something it cannot do without fails, such as
+// binding its port. It is typically an errback:
+//
+//	deferredtcp.Listen(r, "tcp", addr).AddErrback(func(f *failure.Failure) (*deferredtcp.Listener, error) {
+//		r.StopWithError(f)
+//		return nil, nil
+//	})
+//
+// It is safe to call from any goroutine, and returns Stop's error. A nil err
+// is a plain Stop.
+func (r *Reactor) StopWithError(err error) error {
+	if err != nil {
+		r.stopErr.CompareAndSwap(nil, &err)
+	}
+	return r.Stop()
 }
 
 // CallWhenRunning runs f once the reactor is running: at once if startup has

@@ -326,3 +326,15 @@ func TestLoopIterationAllocatesNothing(t *testing.T) {
 		assert.Equal(t, 2*(1+1+100), calls, "warm-up, AllocsPerRun's own warm-up, 100 runs")
 	})
 }
+
+func TestStopWithErrorMakesRunReturnIt(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...Option) *Reactor) {
+		r := newReactor()
+		errFirst, errSecond := errors.New("first"), errors.New("second")
+		r.CallWhenRunning(func() {
+			require.NoError(t, r.StopWithError(errFirst))
+			assert.ErrorIs(t, r.StopWithError(errSecond), ErrNotRunning)
+		})
+		assert.Equal(t, errFirst, r.Run())
+	})
+}

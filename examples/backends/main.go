@@ -47,7 +47,6 @@ func run(backend, addr string, out io.Writer) error {
 	r := reactor.New(opts...) // the install() moment: the backend is fixed from here on
 	fmt.Fprintf(out, "Using the %s reactor backend\n", r.Backend())
 
-	var failed error
 	r.CallWhenRunning(func() {
 		deferredtcp.Listen(r, "tcp", addr).AddCallbacks(
 			func(l *deferredtcp.Listener) (*deferredtcp.Listener, error) {
@@ -56,15 +55,11 @@ func run(backend, addr string, out io.Writer) error {
 				return l, nil
 			},
 			func(f *failure.Failure) (*deferredtcp.Listener, error) {
-				failed = f
-				r.Stop()
+				r.StopWithError(f) // Run returns f
 				return nil, nil
 			})
 	})
-	if err := r.Run(); err != nil {
-		return err
-	}
-	return failed
+	return r.Run()
 }
 
 // echo writes back every chunk as it is read. Send copies what the socket

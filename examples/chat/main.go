@@ -48,7 +48,6 @@ func main() {
 func run(addr string, out io.Writer) error {
 	r := reactor.New(reactor.WithSignals(syscall.SIGINT, syscall.SIGTERM))
 	room := &room{out: out}
-	var failed error
 	r.CallWhenRunning(func() {
 		deferredtcp.Listen(r, "tcp", addr).AddCallbacks(
 			func(l *deferredtcp.Listener) (*deferredtcp.Listener, error) {
@@ -57,15 +56,11 @@ func run(addr string, out io.Writer) error {
 				return l, nil
 			},
 			func(f *failure.Failure) (*deferredtcp.Listener, error) {
-				failed = f
-				r.Stop()
+				r.StopWithError(f) // Run returns f
 				return nil, nil
 			})
 	})
-	if err := r.Run(); err != nil {
-		return err
-	}
-	return failed
+	return r.Run()
 }
 
 // room holds the members; it lives on the reactor's goroutine, so it needs

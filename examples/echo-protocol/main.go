@@ -70,7 +70,6 @@ func main() {
 
 func run(addr string, out io.Writer) error {
 	r := reactor.New(reactor.WithSignals(syscall.SIGINT, syscall.SIGTERM))
-	var failed error
 	r.CallWhenRunning(func() {
 		// reactor.listenTCP(8007, EchoFactory())
 		deferredtcp.ListenTCP(r, addr, &EchoFactory{out: out}).AddCallbacks(
@@ -79,16 +78,12 @@ func run(addr string, out io.Writer) error {
 				return l, nil
 			},
 			func(f *failure.Failure) (*deferredtcp.Listener, error) {
-				failed = f
-				r.Stop()
+				r.StopWithError(f) // Run returns f
 				return nil, nil
 			})
 	})
 	if err := r.Run(); err != nil {
 		return err
-	}
-	if failed != nil {
-		return failed
 	}
 	fmt.Fprintln(out, "Echo server stopped.")
 	return nil

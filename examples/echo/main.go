@@ -37,7 +37,6 @@ func main() {
 func run(addr string, out io.Writer) error {
 	r := reactor.New(reactor.WithSignals(syscall.SIGINT, syscall.SIGTERM))
 	s := &server{out: out}
-	var failed error
 	r.CallWhenRunning(func() {
 		deferredtcp.Listen(r, "tcp", addr).AddCallbacks(
 			func(l *deferredtcp.Listener) (*deferredtcp.Listener, error) {
@@ -46,16 +45,12 @@ func run(addr string, out io.Writer) error {
 				return l, nil
 			},
 			func(f *failure.Failure) (*deferredtcp.Listener, error) {
-				failed = f
-				r.Stop()
+				r.StopWithError(f) // Run returns f
 				return nil, nil
 			})
 	})
 	if err := r.Run(); err != nil {
 		return err
-	}
-	if failed != nil {
-		return failed
 	}
 	fmt.Fprintln(out, "Echo server stopped.")
 	return nil

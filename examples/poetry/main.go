@@ -141,7 +141,6 @@ func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisec
 
 // demo serves the built-in poems on three local ports and downloads them.
 func demo(r *reactor.Reactor, cfg serverConfig, out io.Writer) error {
-	var failed error
 	r.CallWhenRunning(func() {
 		listeners := make([]*deferred.Deferred[*deferredtcp.Listener], len(poems))
 		for i, poem := range poems {
@@ -154,22 +153,25 @@ func demo(r *reactor.Reactor, cfg serverConfig, out io.Writer) error {
 				fmt.Fprintf(out, "Serving poem %d on %s\n", i+1, addrs[i])
 			}
 			return getPoems(r, addrs, out)
-		}).AddBoth(func(_ [][]byte, f *failure.Failure) ([][]byte, error) {
-			if f != nil {
-				failed = f
-			}
-			r.Stop()
-			return nil, nil
-		})
+		}).AddBoth(stopWith[[][]byte](r))
 	})
-	if err := r.Run(); err != nil {
-		return err
+	return r.Run()
+}
+
+// stopWith is the last step of a program's chain: it stops the reactor,
+// making Run return the chain's Failure, if any.
+func stopWith[T any](r *reactor.Reactor) func(T, *failure.Failure) (T, error) {
+	return func(v T, f *failure.Failure) (T, error) {
+		if f != nil {
+			r.StopWithError(f)
+		} else {
+			r.Stop()
+		}
+		return v, nil
 	}
-	return failed
 }
 
 func serveOnly(r *reactor.Reactor, addr, poem string, cfg serverConfig, out io.Writer) error {
-	var failed error
 	r.CallWhenRunning(func() {
 		listenPoem(r, addr, poem, cfg).AddCallbacks(
 			func(l *deferredtcp.Listener) (*deferredtcp.Listener, error) {
@@ -177,30 +179,16 @@ func serveOnly(r *reactor.Reactor, addr, poem string, cfg serverConfig, out io.W
 				return l, nil
 			},
 			func(f *failure.Failure) (*deferredtcp.Listener, error) {
-				failed = f
-				r.Stop()
+				r.StopWithError(f)
 				return nil, nil
 			})
 	})
-	if err := r.Run(); err != nil {
-		return err
-	}
-	return failed
+	return r.Run()
 }
 
 func clientOnly(r *reactor.Reactor, addrs []string, out io.Writer) error {
-	var failed error
 	r.CallWhenRunning(func() {
-		getPoems(r, addrs, out).AddBoth(func(_ [][]byte, f *failure.Failure) ([][]byte, error) {
-			if f != nil {
-				failed = f
-			}
-			r.Stop()
-			return nil, nil
-		})
+		getPoems(r, addrs, out).AddBoth(stopWith[[][]byte](r))
 	})
-	if err := r.Run(); err != nil {
-		return err
-	}
-	return failed
+	return r.Run()
 }
