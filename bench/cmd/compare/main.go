@@ -47,7 +47,7 @@ type config struct {
 func main() {
 	var cfg config
 	var servers, scenarios, date string
-	flag.StringVar(&servers, "servers", names(allServers), "comma-separated servers to measure")
+	flag.StringVar(&servers, "servers", names(server.All), "comma-separated servers to measure")
 	flag.StringVar(&scenarios, "scenarios", scenarioNames(), "comma-separated scenarios to run")
 	flag.DurationVar(&cfg.duration, "duration", 4*time.Second, "measured window per server and scenario (after -warmup)")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured load before each window")
@@ -88,7 +88,7 @@ func run(ctx context.Context, cfg config) int {
 	if cfg.out == "" {
 		cfg.out = filepath.Join(cfg.root, "results")
 	}
-	specs, err := pick(allServers, cfg.servers, func(s serverSpec) string { return s.name })
+	specs, err := pick(server.All, cfg.servers, func(s server.Spec) string { return s.Name })
 	if err != nil {
 		return fail(err)
 	}
@@ -133,21 +133,22 @@ func run(ctx context.Context, cfg config) int {
 		return fail(err)
 	}
 	defer os.RemoveAll(tmp)
-	var built []builtServer
+	var built []server.Built
 	for _, spec := range specs {
-		say("building %s", spec.name)
-		b, skip, err := build(ctx, spec, cfg.root, tmp, python)
+		say("building %s", spec.Name)
+		b, skip, err := server.Build(ctx, spec, cfg.root, tmp, python)
 		if err != nil {
-			return fail(fmt.Errorf("building %s: %w", spec.name, err))
+			return fail(fmt.Errorf("building %s: %w", spec.Name, err))
 		}
 		if skip != "" {
-			say("  skipping %s: %s", spec.name, skip)
-			rep.Skipped[spec.name] = skip
+			say("  skipping %s: %s", spec.Name, skip)
+			rep.Skipped[spec.Name] = skip
 			continue
 		}
 		built = append(built, b)
-		rep.Servers = append(rep.Servers, spec.name)
-		rep.Results[spec.name] = map[string]report.Measure{}
+		rep.Setup = append(rep.Setup, fmt.Sprintf("`%s`: %s", spec.Name, spec.About))
+		rep.Servers = append(rep.Servers, spec.Name)
+		rep.Results[spec.Name] = map[string]report.Measure{}
 	}
 	if len(built) == 0 {
 		return fail(fmt.Errorf("no server to measure"))
@@ -179,11 +180,11 @@ func run(ctx context.Context, cfg config) int {
 			if err != nil {
 				failed++
 				m = report.Measure{Err: err.Error()}
-				say("    %-15s FAILED: %v", srv.name, err)
+				say("    %-15s FAILED: %v", srv.Name, err)
 			} else {
-				say("    %-15s %s", srv.name, summary(sc, m))
+				say("    %-15s %s", srv.Name, summary(sc, m))
 			}
-			rep.Results[srv.name][sc.Name] = m
+			rep.Results[srv.Name][sc.Name] = m
 		}
 	}
 	rep.Notes = r.notes
@@ -249,10 +250,10 @@ func cpuModel() string {
 	return "unknown CPU"
 }
 
-func names(specs []serverSpec) string {
+func names(specs []server.Spec) string {
 	var s []string
 	for _, spec := range specs {
-		s = append(s, spec.name)
+		s = append(s, spec.Name)
 	}
 	return strings.Join(s, ",")
 }

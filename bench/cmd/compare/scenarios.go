@@ -37,32 +37,32 @@ type runner struct {
 
 // start launches srv, printing its PID, and returns a stop function that
 // ends it by that PID and reports how it went.
-func (r *runner) start(ctx context.Context, srv builtServer) (*server.Process, func(), error) {
+func (r *runner) start(ctx context.Context, srv server.Built) (*server.Process, func(), error) {
 	cpu := -1
 	if r.cfg.pin {
 		cpu = 1
 	}
-	p, err := server.Start(ctx, srv.name, srv.argv, server.Options{CPU: cpu})
+	p, err := server.Start(ctx, srv.Name, srv.Argv, server.Options{CPU: cpu})
 	if err != nil {
 		return nil, nil, err
 	}
 	r.pids = append(r.pids, p.PID)
-	r.progress("    %-15s started pid %d on %s", srv.name, p.PID, p.Addr)
+	r.progress("    %-15s started pid %d on %s", srv.Name, p.PID, p.Addr)
 	return p, func() {
 		err := p.Stop(stopGrace)
 		if err != nil {
-			r.progress("    %-15s stopped pid %d: %v", srv.name, p.PID, err)
-			r.notes = append(r.notes, fmt.Sprintf("`%s`: %v", srv.name, err))
+			r.progress("    %-15s stopped pid %d: %v", srv.Name, p.PID, err)
+			r.notes = append(r.notes, fmt.Sprintf("`%s`: %v", srv.Name, err))
 			return
 		}
-		r.progress("    %-15s stopped pid %d (clean exit)", srv.name, p.PID)
+		r.progress("    %-15s stopped pid %d (clean exit)", srv.Name, p.PID)
 	}, nil
 }
 
 // load measures srv under sc's load: a fresh server, sc.conns connections
 // driven for warmup+duration, the server's CPU and RSS sampled as the
 // measured window opens and closes.
-func (r *runner) load(ctx context.Context, srv builtServer, sc scenario) (m report.Measure, err error) {
+func (r *runner) load(ctx context.Context, srv server.Built, sc scenario) (m report.Measure, err error) {
 	p, stop, err := r.start(ctx, srv)
 	if err != nil {
 		return m, err
@@ -101,7 +101,7 @@ func (r *runner) load(ctx context.Context, srv builtServer, sc scenario) (m repo
 	})
 	if err != nil {
 		if !p.Alive() {
-			err = fmt.Errorf("%w (the server exited: %s)", err, firstLines(p.Output(), 3))
+			err = fmt.Errorf("%w (the server exited: %s)", err, server.FirstLines(p.Output(), 3))
 		}
 		return m, err
 	}
@@ -131,7 +131,7 @@ func (r *runner) load(ctx context.Context, srv builtServer, sc scenario) (m repo
 // idle measures what idle connections cost the server in memory: RSS on a
 // fresh server, then with n connections that each echoed one message, after
 // a pause for the server to settle.
-func (r *runner) idle(ctx context.Context, srv builtServer, n int) (m report.Measure, err error) {
+func (r *runner) idle(ctx context.Context, srv server.Built, n int) (m report.Measure, err error) {
 	p, stop, err := r.start(ctx, srv)
 	if err != nil {
 		return m, err
@@ -152,14 +152,14 @@ func (r *runner) idle(ctx context.Context, srv builtServer, n int) (m report.Mea
 	defer func() {
 		t0 := time.Now()
 		pool.Close()
-		r.progress("    %-15s closed %d connections in %v", srv.name, n, time.Since(t0).Round(time.Millisecond))
+		r.progress("    %-15s closed %d connections in %v", srv.Name, n, time.Since(t0).Round(time.Millisecond))
 	}()
-	r.progress("    %-15s opened %d connections in %v", srv.name, n, time.Since(t0).Round(time.Millisecond))
+	r.progress("    %-15s opened %d connections in %v", srv.Name, n, time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
 	if _, err := pool.Run(ctx, loadgen.Load{Size: 64, PerConn: 1, Duration: 60 * time.Second}); err != nil {
 		return m, err
 	}
-	r.progress("    %-15s echoed once on each in %v", srv.name, time.Since(t0).Round(time.Millisecond))
+	r.progress("    %-15s echoed once on each in %v", srv.Name, time.Since(t0).Round(time.Millisecond))
 	if err := sleep(ctx, time.Second); err != nil {
 		return m, err
 	}

@@ -28,6 +28,11 @@ type Load struct {
 	// OnWindow, when set, is called from Run's goroutine as the measured
 	// window opens (true) and closes (false), to sample the server there.
 	OnWindow func(open bool)
+
+	// OnProgress, when set, is called from Run's goroutine about every
+	// ProgressEvery with the messages counted so far.
+	OnProgress    func(messages uint64)
+	ProgressEvery time.Duration
 }
 
 // Result is what one [Pool.Run] measured in its window.
@@ -159,6 +164,7 @@ func (r *runner) loop(ctx context.Context) (Result, error) {
 	}
 	events := make([]unix.EpollEvent, 512)
 	done := ctx.Done()
+	nextProgress := int64(r.load.ProgressEvery)
 	for {
 		select {
 		case <-done:
@@ -185,6 +191,10 @@ func (r *runner) loop(ctx context.Context) (Result, error) {
 			if err := r.flush(c); err != nil {
 				return r.res, err
 			}
+		}
+		if r.load.OnProgress != nil && r.load.ProgressEvery > 0 && r.now >= nextProgress {
+			r.load.OnProgress(r.res.Messages)
+			nextProgress += int64(r.load.ProgressEvery)
 		}
 		switch {
 		case perConn && r.left == 0:

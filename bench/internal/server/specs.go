@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/twistgo/twist/bench/internal/benchenv"
+)
+
+// A Spec is one echo server of the comparison.
+type Spec struct {
+	Name   string
+	About  string
+	Script string // a Python script under the bench module; empty for a Go server in servers/NAME
+}
+
+// All lists the comparison's servers, in display order.
+var All = []Spec{
+	{Name: "twist-chain", About: "twist, epoll backend: Conn.Read → Conn.Write Deferred chain per message"},
+	{Name: "twist-ondata", About: "twist, epoll backend: Conn.OnData → Conn.Send (Write without the Deferred)"},
+	{Name: "twist-portable", About: "twist, portable backend (Go's net package under the loop): OnData → Send"},
+	{Name: "twist-adapter", About: "twist, epoll backend: Twisted-style Protocol/Factory adapter (ListenTCP)"},
+	{Name: "net", About: "standard library: goroutine per connection, 64 KiB buffer copy loop"},
+	{Name: "netpoll", About: "github.com/cloudwego/netpoll EventLoop, as in its guide"},
+	{Name: "twisted", About: "Twisted's epoll reactor (python3), Protocol echo", Script: "twisted/echo_server.py"},
+}
+
+// Built is a server ready to [Start]: Argv runs it.
+type Built struct {
+	Spec
+	Argv []string
+}
+
+// Build readies spec: a Go server is compiled into dir; the Twisted one needs
+// a python3 that imports twisted. skip is why it cannot run (not an error of
+// the harness); err is a harness failure.
+func Build(ctx context.Context, spec Spec, root, dir, python string) (b Built, skip string, err error) {
+	b.Spec = spec
+	if spec.Script != "" {
+		if python == "" {
+			return b, benchenv.MissingTwisted, nil
+		}
+		b.Argv = []string{python, filepath.Join(root, spec.Script)}
+		return b, "", nil
+	}
+	pkg := filepath.Join(root, "servers", spec.Name)
+	if _, err := os.Stat(pkg); err != nil {
+		return b, "not yet available: bench/servers/" + spec.Name + " does not exist yet (waiting for the deferredtcp API)", nil
+	}
+	bin := filepath.Join(dir, spec.Name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./servers/"+spec.Name)
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return b, "", ctx.Err()
+	}
+	if err != nil {
+		return b, "not yet available: it does not build: " + FirstLines(string(out), 3), nil
+	}
+	b.Argv = []string{bin}
+	return b, "", nil
+}
+
+// FirstLines joins the first n lines of s with " / ", for one-line messages.
+func FirstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = append(lines[:n], "…")
+	}
+	return strings.Join(lines, " / ")
+}
