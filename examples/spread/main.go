@@ -11,8 +11,10 @@
 // server reads whole lines (so a hello that TCP splits or merges with the
 // next still prints as one line) and trims them, so that "close" typed into
 // nc counts. The server sends "close" as a line too. The seed's client ran
-// a thread that slept between hellos; here a reactor.LoopingCall on the
-// connection's own goroutine does it.
+// a thread that slept between hellos; here a reactor.LoopingCall does it,
+// on the reactor's goroutine, where the connection lives. As in the seed,
+// a client's number is the count of open connections, so numbers are
+// reused as clients leave.
 //
 // Client flags: -addr (127.0.0.1:8007), -interval (5s, the seed's), -name
 // (the program's name, as the seed's sys.argv[0]). The client exits when the
