@@ -527,7 +527,12 @@ func (c *Conn) wrote(n int) {
 	c.outOff += n
 	if c.outOff == len(c.out) {
 		c.out, c.outOff = c.out[:0], 0
-		if cap(c.out) > 2*c.high {
+		// Keep the buffer for the next writes, unless a burst made it much
+		// bigger than the watermark calls for. A writer that waits on
+		// Write fills it to the watermark plus one write, and append's
+		// growth adds a quarter or so: at 2*high, 64 KiB writes with the
+		// default watermark reallocated it on every drain.
+		if cap(c.out) > 4*c.high {
 			c.out = nil
 		}
 	}
