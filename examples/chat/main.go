@@ -78,7 +78,7 @@ func (rm *room) join(c *deferredtcp.Conn) {
 		func(line []byte) ([]byte, error) {
 			name := strings.TrimSpace(string(line))
 			if err := rm.admit(name, c); err != nil {
-				c.Write([]byte(err.Error() + "\n"))
+				_ = c.Send([]byte(err.Error() + "\n"))
 				c.Close()
 				return nil, nil
 			}
@@ -104,7 +104,7 @@ func (rm *room) admit(name string, c *deferredtcp.Conn) error {
 	rm.members[name] = c
 	fmt.Fprintf(rm.out, "%s joined (%d members)\n", name, len(rm.members))
 	rm.broadcast(name, fmt.Sprintf("* %s joined\n", name))
-	c.Write([]byte(fmt.Sprintf("Hello %s. %s\n", name, rm.who())))
+	_ = c.Send(fmt.Appendf(nil, "Hello %s. %s\n", name, rm.who()))
 	c.Lost().AddBoth(func(struct{}, *failure.Failure) (struct{}, error) {
 		delete(rm.members, name)
 		fmt.Fprintf(rm.out, "%s left (%d members)\n", name, len(rm.members))
@@ -122,11 +122,11 @@ func (rm *room) relay(name string, c *deferredtcp.Conn) {
 			text := string(bytes.TrimRight(line, "\r"))
 			switch text {
 			case "/quit":
-				c.Write([]byte("Bye.\n"))
+				_ = c.Send([]byte("Bye.\n"))
 				c.Close()
 				return nil, nil
 			case "/who":
-				c.Write([]byte(rm.who() + "\n"))
+				_ = c.Send([]byte(rm.who() + "\n"))
 			case "":
 			default:
 				rm.broadcast(name, fmt.Sprintf("<%s> %s\n", name, text))
@@ -139,6 +139,10 @@ func (rm *room) relay(name string, c *deferredtcp.Conn) {
 			return nil, nil
 		})
 }
+
+// Replies use Send, which returns an error instead of a Deferred: a reply to
+// a member who has just left is dropped, not reported as an unhandled
+// Failure.
 
 // broadcast sends msg to every member but the sender. A member whose
 // backlog has grown past maxBacklog is not keeping up: cut it off.
