@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/defer/deferredtest"
 	"github.com/twistgo/twist/deferredtcp"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
@@ -724,4 +725,59 @@ func TestFaultPanics(t *testing.T) {
 			require.Contains(t, logs.String(), msg)
 		}
 	})
+}
+
+// TestFaultStopWithStuckWrites stops the reactor while a connection has
+// 16 MiB buffered for a peer that does not read. Shutdown lets it flush
+// for two seconds, then aborts it; and when the reactor's own shutdown
+// timeout is shorter than that, the connection is still aborted before Run
+// returns, so that its Lost fires and its descriptor is closed.
+func TestFaultStopWithStuckWrites(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration // the reactor's WithShutdownTimeout; 0 for its default
+		took    time.Duration // how long shutdown takes, at least
+	}{
+		{"grace", 0, 2 * time.Second},
+		{"shutdown-timeout", 100 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, b := range []reactor.Backend{reactor.Epoll, reactor.Portable} {
+				t.Run(b.String(), func(t *testing.T) {
+					checkFDs(t)
+					checkGoroutines(t)
+					deferredtest.NoUnhandled(t)
+					opts := []reactor.Option{reactor.WithBackend(b),
+						reactor.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))}
+					if tc.timeout > 0 {
+						opts = append(opts, reactor.WithShutdownTimeout(tc.timeout))
+					}
+					r := reactor.New(opts...)
+					l := listen(t, r)
+					// The peer connects, and never reads.
+					peer, err := net.Dial("tcp", l.Addr().String())
+					require.NoError(t, err)
+					defer peer.Close()
+					var serverLost *outcome[struct{}]
+					var buffered int
+					var stopped time.Time
+					l.Serve(func(c *deferredtcp.Conn) {
+						serverLost = record(c.Lost())
+						c.Send(make([]byte, 16<<20))
+						buffered = c.Buffered()
+						stopped = time.Now()
+						r.Stop()
+					})
+					run(t, r)
+					took := time.Since(stopped)
+					require.Greater(t, buffered, 1<<20, "the writes are stuck")
+					require.True(t, serverLost.done, "Lost fired before Run returned")
+					require.ErrorIs(t, serverLost.err, deferredtcp.ErrAborted)
+					require.GreaterOrEqual(t, took, tc.took)
+					require.Less(t, took, tc.took+time.Second)
+					t.Logf("%d bytes stuck; shut down in %v", buffered, took.Round(time.Millisecond))
+				})
+			}
+		})
+	}
 }

@@ -35,6 +35,7 @@ func loopFor(r *reactor.Reactor) *loop {
 	loops.Store(r, l)
 	r.AddSystemEventTrigger(reactor.Before, reactor.Shutdown, l.shutdown)
 	r.AddSystemEventTrigger(reactor.After, reactor.Shutdown, func() *deferred.Deferred[struct{}] {
+		l.abortAll()
 		loops.CompareAndDelete(r, l)
 		return nil
 	})
@@ -72,6 +73,18 @@ func (l *loop) remove(c *Conn) {
 // shutdownGrace is how long shutdown lets connections flush before it
 // aborts them.
 const shutdownGrace = 2 * time.Second
+
+// abortAll aborts the connections still open after shutdown's "before"
+// phase: those shutdown was still flushing when the reactor's
+// WithShutdownTimeout, shorter than shutdownGrace, cut the wait short.
+// Their Lost fires and their descriptors close before Run returns.
+func (l *loop) abortAll() {
+	for c := l.conns; c != nil; {
+		next := c.next
+		c.Abort()
+		c = next
+	}
+}
 
 // shutdown runs before the reactor shuts down: it closes every listener,
 // cancels connection attempts and closes every connection (flushing, then
