@@ -181,10 +181,11 @@ func (c *Conn) Read() *deferred.Deferred[[]byte] {
 	return c.read(readReq{kind: readAny})
 }
 
-// ReadFull returns a Deferred that fires with exactly n bytes. If the
-// connection ends first it fails with io.EOF when nothing was queued, and
-// io.ErrUnexpectedEOF otherwise (the partial bytes stay queued for a Read).
-// Its other errors are Read's.
+// ReadFull returns a Deferred that fires with exactly n bytes. If the peer
+// closes its side first it fails with io.EOF when nothing was queued, and
+// io.ErrUnexpectedEOF otherwise (the partial bytes stay queued for a Read);
+// if the connection is lost (reset, aborted, timed out), with the reason,
+// whatever was queued. Its other errors are Read's.
 func (c *Conn) ReadFull(n int) *deferred.Deferred[[]byte] {
 	if n <= 0 {
 		return deferred.Succeed([]byte{})
@@ -270,10 +271,14 @@ func (c *Conn) try(req *readReq) (v []byte, err error, ok bool) {
 	if !c.eof && c.state != connClosed {
 		return nil, nil, false
 	}
+	if c.state == connClosed && c.reason != nil {
+		// Lost, not ended: the reason says why the rest never came.
+		return nil, c.reason, true
+	}
 	if len(avail) > 0 {
 		return nil, io.ErrUnexpectedEOF, true
 	}
-	return nil, c.endErr(), true
+	return nil, io.EOF, true
 }
 
 // consume returns a copy of the first n queued bytes and drops the first
@@ -306,14 +311,6 @@ func (c *Conn) readFailed(err error) {
 	if err == ErrLineTooLong {
 		c.closeWith(ErrLineTooLong)
 	}
-}
-
-// endErr is what reads fail with once nothing more will come.
-func (c *Conn) endErr() error {
-	if c.state == connClosed && c.reason != nil {
-		return c.reason
-	}
-	return io.EOF
 }
 
 // received takes a chunk read from the socket; p is valid only during the

@@ -781,3 +781,46 @@ func TestFaultStopWithStuckWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultPartialLineThenFault leaves half a line queued for a pending
+// ReadUntil, then breaks the connection: by the idle timeout, or by the
+// peer's reset. The read fails with that reason, as Lost does, not with
+// io.ErrUnexpectedEOF, which would hide why the line never came (that is
+// for a peer that closed cleanly mid-line).
+func TestFaultPartialLineThenFault(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(r *reactor.Reactor, server, client *deferredtcp.Conn)
+		is    func(error) bool
+	}{
+		{"idle-timeout", func(r *reactor.Reactor, server, client *deferredtcp.Conn) {
+			server.SetIdleTimeout(30 * time.Millisecond)
+		}, func(err error) bool { return errors.Is(err, deferredtcp.ErrIdleTimeout) }},
+		{"peer-reset", func(r *reactor.Reactor, server, client *deferredtcp.Conn) {
+			r.Schedule(10*time.Millisecond, client.Abort)
+		}, isReset},
+		{"peer-close", func(r *reactor.Reactor, server, client *deferredtcp.Conn) {
+			r.Schedule(10*time.Millisecond, func() { client.Close() })
+		}, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+				r := newReactor()
+				var line *outcome[[]byte]
+				pair(t, r, func(server, client *deferredtcp.Conn) {
+					client.OnData(func([]byte) {})
+					client.Write([]byte("half a li"))
+					d := server.ReadUntil([]byte("\n"), 100)
+					line = record(d)
+					tc.fault(r, server, client)
+					after(d, func() {
+						server.Abort()
+						after(client.Lost(), stop(r))
+					})
+				})
+				run(t, r)
+				require.True(t, tc.is(line.err), "the read failed with %v", line.err)
+			})
+		})
+	}
+}
