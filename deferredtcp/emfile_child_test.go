@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/twistgo/twist/defer/deferredtest"
 	"github.com/twistgo/twist/deferredtcp"
 	"github.com/twistgo/twist/reactor"
 )
@@ -38,6 +39,7 @@ const pausedLog = "pausing accepts"
 // accepts and echoes the waiting ones. A second shortage is logged once
 // more: once per burst.
 func TestAcceptEMFILEChildProcess(t *testing.T) {
+	deferredtest.NoUnhandled(t)
 	if b := os.Getenv(emfileChildEnv); b != "" {
 		emfileChild(t, b)
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/twistgo/twist/defer/deferredtest"
 	"github.com/twistgo/twist/failure"
 )
 
@@ -17,6 +18,7 @@ import (
 //
 //	go test -run '^$' -fuzz '^FuzzChainVsProtocol$' -fuzztime 2m ./deferredtcp/
 func FuzzChainVsProtocol(f *testing.F) {
+	deferredtest.NoUnhandled(f) // once, for the whole run: every exec handles its Deferreds
 	f.Add([]byte("line1\r\nline2\r\n\r\nrest"), []byte{2, 5, 1}, []byte("\r\n"), 10)
 	f.Add([]byte("aaaaaaaaaaaaaaaaaaaaaaaaaaa\n"), []byte{1}, []byte("\n"), 4)
 	f.Add([]byte("abab\nab\nabab"), []byte{3}, []byte("ab"), 3)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/twistgo/twist/defer/deferredtest"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
@@ -24,6 +25,7 @@ import (
 //
 //	go test -run '^$' -fuzz '^FuzzReadUntil$' -fuzztime 2m ./deferredtcp/
 func FuzzReadUntil(f *testing.F) {
+	deferredtest.NoUnhandled(f) // once, for the whole run: every exec handles its Deferreds
 	f.Add([]byte("line1\r\nline2\r\n\r\nrest"), []byte{2, 5, 1}, []byte("\r\n"), 10)
 	f.Add([]byte("aaaaaaaaaaaaaaaaaaaaaaaaaaa\n"), []byte{1}, []byte("\n"), 4)
 	f.Add([]byte("abab\nab\nabab"), []byte{0x81, 3}, []byte("ab"), 0)
