@@ -27,8 +27,28 @@ func TestLimitMaxConnections(t *testing.T) {
 		r := newReactor()
 		l := listen(t, r, deferredtcp.WithMaxConnections(limit))
 		var open []*deferredtcp.Conn
-		accepted, maxOpen := 0, 0
+		accepted, maxOpen, dialled := 0, 0, 0
 		var served []int // accepted count at each check
+		// Each step waits (for events) until the expected connections are
+		// accepted and every client has connected, then lets 50 ms pass to
+		// show that no more are, and closes the oldest served connection.
+		expect := limit
+		var settle func()
+		step := func() {
+			if accepted >= expect && dialled == clients {
+				r.Schedule(50*time.Millisecond, settle)
+			}
+		}
+		settle = func() {
+			served = append(served, accepted)
+			if accepted == clients || len(served) > clients {
+				l.Close()
+				r.Stop()
+				return
+			}
+			expect = accepted + 1
+			open[0].Close()
+		}
 		l.Serve(func(c *deferredtcp.Conn) {
 			accepted++
 			open = append(open, c)
@@ -41,29 +61,15 @@ func TestLimitMaxConnections(t *testing.T) {
 					}
 				}
 			})
+			step()
 		})
-		// check records how many were accepted once things settled, then
-		// closes the oldest served connection, until all were accepted.
-		var check func()
-		check = func() {
-			served = append(served, accepted)
-			if accepted == clients {
-				l.Close()
-				r.Stop()
-				return
-			}
-			open[0].Close()
-			r.Schedule(50*time.Millisecond, check)
-		}
 		r.CallWhenRunning(func() {
-			dialled := 0
 			for range clients {
 				deferred.Then(deferredtcp.Connect(r, "tcp", l.Addr().String()), func(c *deferredtcp.Conn) (struct{}, error) {
 					c.OnData(func([]byte) {})
 					c.OnEOF(func() { c.Close() })
-					if dialled++; dialled == clients {
-						r.Schedule(50*time.Millisecond, check)
-					}
+					dialled++
+					step()
 					return struct{}{}, nil
 				})
 			}
