@@ -505,11 +505,13 @@ func TestFaultStopWith1000Conns(t *testing.T) {
 		var reads []*outcome[[]byte]
 		accepted, dialled := 0, 0
 		var peakFDs, peakGoroutines int
+		var stopped time.Time
 		ready := func() {
 			if accepted < conns || dialled < conns {
 				return
 			}
 			peakFDs, peakGoroutines = countFDs(t), runtime.NumGoroutine()
+			stopped = time.Now()
 			r.Stop()
 		}
 		l.Serve(func(c *deferredtcp.Conn) {
@@ -539,11 +541,6 @@ func TestFaultStopWith1000Conns(t *testing.T) {
 					return struct{}{}, nil
 				})
 			}
-		})
-		var stopped time.Time
-		r.AddSystemEventTrigger(reactor.Before, reactor.Shutdown, func() *deferred.Deferred[struct{}] {
-			stopped = time.Now()
-			return nil
 		})
 		start := time.Now()
 		run(t, r)
