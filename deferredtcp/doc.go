@@ -39,5 +39,29 @@
 // Portable backend each connection has a goroutine that reads a net.Conn and
 // hands the bytes to the loop. Both give the same behaviour. When the reactor
 // stops, its listeners close and its connections are closed (flushed for up
-// to two seconds, then aborted), so every Lost fires.
+// to two seconds, or the reactor's shorter shutdown timeout, then aborted), so
+// every Lost fires.
+//
+// # Twisted's protocols
+//
+// Code ported from Twisted keeps its shape with the adapter: a [Protocol]
+// (embed [BaseProtocol]) gets ConnectionMade, DataReceived and
+// ConnectionLost; a [Factory] builds one per connection for [ListenTCP]; a
+// [ClientFactory] hears how [ConnectTCP]'s [Connector] fares, and a
+// [ReconnectingClientFactory] retries with Twisted's back-off. The framing
+// receivers ([LineReceiver], [Int32StringReceiver] and its siblings,
+// [NetstringReceiver]) have chain-side twins ([Conn.ReadUntil],
+// [ReadInt32String], [ReadNetstring], ...). [ServerFromString] and
+// [ClientFromString] read Twisted's endpoint strings. TLS ([ListenTLS],
+// [ConnectTLS], [StartTLS]) and UDP ([ListenUDP]) complete the set, and
+// [Pipe] and package deferredtcptest let protocols be tested without a
+// network.
+//
+// # Limits
+//
+// Bad peers cannot make a connection grow without bound: [Conn.ReadUntil]
+// and the receivers have maximum lengths, a connection whose write buffer
+// would pass [WithMaxWriteBuffer] (64 MiB by default) is aborted with
+// [ErrWriteBufferFull], a connection nobody reads stops reading from its
+// socket, and [WithMaxConnections] caps a listener.
 package deferredtcp
