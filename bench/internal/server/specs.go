@@ -14,15 +14,17 @@ import (
 type Spec struct {
 	Name   string
 	About  string
-	Script string // a Python script under the bench module; empty for a Go server in servers/NAME
+	Script string   // a Python script under the bench module; empty for a Go server
+	Pkg    string   // a Go server's package under servers/; empty means Name
+	Args   []string // the Go server's arguments
 }
 
 // All lists the comparison's servers, in display order.
 var All = []Spec{
-	{Name: "twist-chain", About: "twist, epoll backend: Conn.Read → Conn.Write Deferred chain per message"},
-	{Name: "twist-ondata", About: "twist, epoll backend: Conn.OnData → Conn.Send (Write without the Deferred)"},
-	{Name: "twist-portable", About: "twist, portable backend (Go's net package under the loop): OnData → Send"},
-	{Name: "twist-adapter", About: "twist, epoll backend: Twisted-style Protocol/Factory adapter (ListenTCP)"},
+	{Name: "twist-chain", About: "twist, epoll backend: Conn.Read → Conn.Write Deferred chain per message", Pkg: "twist", Args: []string{"-api", "chain"}},
+	{Name: "twist-ondata", About: "twist, epoll backend: Conn.OnData → Conn.Send (Write without the Deferred)", Pkg: "twist", Args: []string{"-api", "ondata"}},
+	{Name: "twist-portable", About: "twist, portable backend (Go's net package under the loop): OnData → Send", Pkg: "twist", Args: []string{"-api", "ondata", "-backend", "portable"}},
+	{Name: "twist-adapter", About: "twist, epoll backend: Twisted-style Protocol/Factory adapter (ListenTCP)", Pkg: "twist", Args: []string{"-api", "adapter"}},
 	{Name: "net", About: "standard library: goroutine per connection, 64 KiB buffer copy loop"},
 	{Name: "netpoll", About: "github.com/cloudwego/netpoll EventLoop, as in its guide"},
 	{Name: "twisted", About: "Twisted's epoll reactor (python3), Protocol echo", Script: "twisted/echo_server.py"},
@@ -46,12 +48,15 @@ func Build(ctx context.Context, spec Spec, root, dir, python string) (b Built, s
 		b.Argv = []string{python, filepath.Join(root, spec.Script)}
 		return b, "", nil
 	}
-	pkg := filepath.Join(root, "servers", spec.Name)
-	if _, err := os.Stat(pkg); err != nil {
-		return b, "not yet available: bench/servers/" + spec.Name + " does not exist yet (waiting for the deferredtcp API)", nil
+	name := spec.Pkg
+	if name == "" {
+		name = spec.Name
 	}
-	bin := filepath.Join(dir, spec.Name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./servers/"+spec.Name)
+	if _, err := os.Stat(filepath.Join(root, "servers", name)); err != nil {
+		return b, "not yet available: bench/servers/" + name + " does not exist", nil
+	}
+	bin := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./servers/"+name)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
@@ -60,7 +65,7 @@ func Build(ctx context.Context, spec Spec, root, dir, python string) (b Built, s
 	if err != nil {
 		return b, "not yet available: it does not build: " + FirstLines(string(out), 3), nil
 	}
-	b.Argv = []string{bin}
+	b.Argv = append([]string{bin}, spec.Args...)
 	return b, "", nil
 }
 
