@@ -3,7 +3,6 @@ package deferredtcp
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 
 	deferred "github.com/twistgo/twist/defer"
@@ -183,7 +182,7 @@ func (t *connTransport) guard(what string, f func()) {
 func (t *connTransport) recoverPanic(what string) {
 	if v := recover(); v != nil {
 		f := failure.FromPanic(v)
-		slog.Error("deferredtcp: protocol panicked; connection aborted",
+		t.c.Reactor().Logger().Error("deferredtcp: protocol panicked; connection aborted",
 			"in", what, "protocol", fmt.Sprintf("%T", t.p), "panic", f.Error(), "traceback", f.Traceback())
 		t.abortWith(f)
 	}
@@ -560,7 +559,7 @@ func (c *Connector) guard(what string, f func()) {
 	defer func() {
 		if v := recover(); v != nil {
 			fl := failure.FromPanic(v)
-			slog.Error("deferredtcp: client factory panicked",
+			c.r.Logger().Error("deferredtcp: client factory panicked",
 				"in", what, "factory", fmt.Sprintf("%T", c.f), "panic", fl.Error(), "traceback", fl.Traceback())
 		}
 	}()

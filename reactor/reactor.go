@@ -86,6 +86,11 @@ func (r *Reactor) nanotime() int64 { return int64(time.Since(r.base)) }
 // [DelayedCall.Time]. It carries a monotonic reading. Safe from any goroutine.
 func (r *Reactor) Now() time.Time { return r.base.Add(time.Duration(r.nanotime())) }
 
+// Logger returns the logger the reactor reports to ([WithLogger];
+// slog.Default() otherwise), for packages built on the reactor, such as
+// deferredtcp, to log where the program asked. Safe from any goroutine.
+func (r *Reactor) Logger() *slog.Logger { return r.log }
+
 // Running reports whether [Reactor.Run] has been called and [Reactor.Stop] has
 // not. Safe from any goroutine.
 func (r *Reactor) Running() bool { return r.state.Load() == stateRunning }
