@@ -40,7 +40,7 @@ func (e *epollConn) readable() {
 		return
 	}
 	buf := c.loop.readBuf(c.readSize)
-	n, err := unix.Read(e.fd, buf)
+	n, err := sock.Read(e.fd, buf)
 	switch {
 	case err == nil && n > 0:
 		c.received(buf[:n])
@@ -58,7 +58,7 @@ func (e *epollConn) writable() {
 		return
 	}
 	if c.Buffered() > 0 {
-		n, err := unix.Write(e.fd, c.out[c.outOff:])
+		n, err := sock.Write(e.fd, c.out[c.outOff:])
 		switch {
 		case err == nil:
 			c.wrote(n)
@@ -77,7 +77,7 @@ func (e *epollConn) writable() {
 
 func (e *epollConn) writeNow(p []byte) (int, error) {
 	for {
-		n, err := unix.Write(e.fd, p)
+		n, err := sock.Write(e.fd, p)
 		switch {
 		case err == nil:
 			return n, nil

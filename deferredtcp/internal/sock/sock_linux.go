@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -241,4 +242,34 @@ func boolint(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// Read reads from the non-blocking fd without telling the scheduler that a
+// system call is under way (a raw system call): on a non-blocking socket
+// read returns at once, so the entersyscall/exitsyscall pair of
+// [unix.Read] is pure cost, and a P parked in a system call is what sysmon
+// retakes, waking another thread. EAGAIN and EINTR come back as errors.
+func Read(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// Write writes to the non-blocking fd as a raw system call; see [Read].
+func Write(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }
