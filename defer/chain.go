@@ -31,13 +31,13 @@ type thenLink[T, U any] struct {
 	cb  func(T) (U, error)
 }
 
-func (t *thenLink[T, U]) run(d *Deferred[T]) {
+func (t *thenLink[T, U]) run(d *Deferred[T]) link {
 	v, f := d.take()
 	var u U
 	if f == nil {
 		u, f = protect(func() (U, error) { return t.cb(v) })
 	}
-	d.handoff = t.out.receive(d, u, f)
+	return t.out.receive(d, u, f)
 }
 
 // ThenDeferred returns a Deferred that, once d has fired with a value,
@@ -61,12 +61,11 @@ type thenDeferredLink[T, U any] struct {
 	cb  func(T) *Deferred[U]
 }
 
-func (t *thenDeferredLink[T, U]) run(d *Deferred[T]) {
+func (t *thenDeferredLink[T, U]) run(d *Deferred[T]) link {
 	v, f := d.take()
 	if f != nil {
 		var zero U
-		d.handoff = t.out.receive(d, zero, f)
-		return
+		return t.out.receive(d, zero, f)
 	}
 	inner, f := protect(func() (*Deferred[U], error) {
 		inner := t.cb(v)
@@ -77,10 +76,9 @@ func (t *thenDeferredLink[T, U]) run(d *Deferred[T]) {
 	})
 	if f != nil {
 		var zero U
-		d.handoff = t.out.receive(d, zero, f)
-		return
+		return t.out.receive(d, zero, f)
 	}
-	d.handoff = t.out.follow(inner)
+	return t.out.follow(inner)
 }
 
 // Chain makes other fire with d's result when d's chain reaches this step
@@ -99,7 +97,7 @@ func (d *Deferred[T]) Chain(other *Deferred[T]) *Deferred[T] {
 func (d *Deferred[T]) init(up canceller) {
 	d.upstream = up
 	if debug.Load() {
-		d.origin = newOrigin()
+		d.rare = &rare{origin: newOrigin()}
 	}
 }
 
@@ -130,6 +128,17 @@ func (d *Deferred[T]) keep(f *failure.Failure) {
 // and returns the Deferred to run next, if any. An inner that has fired and
 // is at rest gives its result up at once.
 func (d *Deferred[T]) follow(inner *Deferred[T]) link {
+	// Fired, idle and unarmed, the usual case: take the result as a
+	// fast-path step would, without locking, and without making inner
+	// d's upstream, which it would be for no longer than this call.
+	if inner.st.CompareAndSwap(sFired, sFired|sRunning) {
+		v, f := inner.take()
+		if !inner.st.CompareAndSwap(sFired|sRunning, sFired) {
+			inner.goOn(nil) // steps came meanwhile
+		}
+		return d.receive(inner, v, f)
+	}
+
 	d.mu.Lock()
 	if d.st.Load()&sFired == 0 {
 		d.upstream = inner
@@ -160,7 +169,7 @@ func (d *Deferred[T]) follow(inner *Deferred[T]) link {
 // the chain it is added to (Chain, and ThenDeferred's wait on its inner).
 type forwardTo[T any] Deferred[T]
 
-func (to *forwardTo[T]) run(d *Deferred[T]) {
+func (to *forwardTo[T]) run(d *Deferred[T]) link {
 	v, f := d.take()
-	d.handoff = (*Deferred[T])(to).receive(d, v, f)
+	return (*Deferred[T])(to).receive(d, v, f)
 }

@@ -106,19 +106,20 @@ type gatherInput[T any] struct {
 	index int
 }
 
-func (in *gatherInput[T]) run(d *Deferred[T]) {
+func (in *gatherInput[T]) run(d *Deferred[T]) link {
 	g := in.g
 	if d.fail != nil {
 		_, f := d.take()
 		if g.settled.CompareAndSwap(false, true) {
-			d.handoff = g.out.receive(d, nil, failure.New(&FirstError{Index: in.index, Failure: f}))
+			return g.out.receive(d, nil, failure.New(&FirstError{Index: in.index, Failure: f}))
 		}
-		return
+		return nil
 	}
 	g.results[in.index] = d.result
 	if g.pending.Add(-1) == 0 && g.settled.CompareAndSwap(false, true) {
-		d.handoff = g.out.receive(d, g.results, nil)
+		return g.out.receive(d, g.results, nil)
 	}
+	return nil
 }
 
 // Cancel cancels the inputs; it is what cancelling out propagates to.
@@ -192,7 +193,7 @@ type listInput[T any] struct {
 	index int
 }
 
-func (in *listInput[T]) run(d *Deferred[T]) {
+func (in *listInput[T]) run(d *Deferred[T]) link {
 	g := in.g
 	f := d.fail
 	if f != nil && g.opts.ConsumeErrors {
@@ -200,12 +201,12 @@ func (in *listInput[T]) run(d *Deferred[T]) {
 	}
 	g.results[in.index] = Outcome[T]{Value: d.result, Failure: f}
 	if f != nil && g.opts.FireOnOneErrback && g.settled.CompareAndSwap(false, true) {
-		d.handoff = g.out.receive(d, nil, failure.New(&FirstError{Index: in.index, Failure: f}))
-		return
+		return g.out.receive(d, nil, failure.New(&FirstError{Index: in.index, Failure: f}))
 	}
 	if g.pending.Add(-1) == 0 && g.settled.CompareAndSwap(false, true) {
-		d.handoff = g.out.receive(d, g.results, nil)
+		return g.out.receive(d, g.results, nil)
 	}
+	return nil
 }
 
 func (g *listGather[T]) Cancel() {
@@ -265,21 +266,21 @@ type raceInput[T any] struct {
 	index int
 }
 
-func (in *raceInput[T]) run(d *Deferred[T]) {
+func (in *raceInput[T]) run(d *Deferred[T]) link {
 	g := in.g
 	v, f := d.take()
 	if f != nil {
 		g.failures[in.index] = f
 		if g.failed.Add(1) == int64(len(g.inputs)) {
-			d.handoff = g.out.receive(d, Winner[T]{}, failure.New(&RaceError{Failures: g.failures}))
+			return g.out.receive(d, Winner[T]{}, failure.New(&RaceError{Failures: g.failures}))
 		}
-		return
+		return nil
 	}
 	if !g.winner.CompareAndSwap(-1, int64(in.index)) {
-		return // a canceller fired a loser with a value: drop it, as Twisted does
+		return nil // a canceller fired a loser with a value: drop it, as Twisted does
 	}
 	g.sweep(in.index)
-	d.handoff = g.out.receive(d, Winner[T]{Index: in.index, Value: v}, nil)
+	return g.out.receive(d, Winner[T]{Index: in.index, Value: v}, nil)
 }
 
 // sweep cancels every input but the winner, unless that was done already.

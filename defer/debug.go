@@ -58,8 +58,9 @@ func formatStack(pcs []uintptr) string {
 
 // alreadyCalled is the error of a second fire; called with d.mu held.
 func (d *Deferred[T]) alreadyCalled() error {
-	if d.origin == nil {
+	if d.rare == nil || d.rare.origin == nil {
 		return ErrAlreadyCalled
 	}
-	return &AlreadyCalledError{Created: formatStack(d.origin.created), Fired: formatStack(d.origin.fire)}
+	o := d.rare.origin
+	return &AlreadyCalledError{Created: formatStack(o.created), Fired: formatStack(o.fire)}
 }

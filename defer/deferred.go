@@ -29,29 +29,38 @@ type Deferred[T any] struct {
 	// idle Deferred) moves it from exactly sFired to sFired|sRunning and
 	// back with compare-and-swap, without the mutex; every other change
 	// happens with mu held, atomically, so the fast path sees it.
-	st atomic.Uint32
-	mu sync.Mutex
+	st     atomic.Uint32
+	paused int32 // Pause depth; under mu
+	mu     sync.Mutex
 
-	paused     int32 // Pause depth; under mu
+	next       int32 // index of the next step to run
+	ninline    uint8 // steps held in inline
 	suppress   bool  // Twisted's _suppressAlreadyCalled: eat one late fire after Cancel
 	cancelling bool  // Cancel has started; later calls do nothing
 
 	result T
 	fail   *failure.Failure
 
-	steps  []step[T]
-	next   int // index of the next step to run
+	// The chain's steps: the first two in inline, the others in more, so
+	// that a chain of a few steps needs no allocation and a longer one no
+	// copy of the first. Steps are appended under mu; entries below the
+	// count a runner read under mu do not change until the chain rests.
 	inline [2]step[T]
+	more   []step[T]
 
 	canceller func(*Deferred[T])
 	upstream  canceller // what Cancel propagates to while unfired (the source of Then, the inner of ThenDeferred)
 
-	// Fields below are written only by the goroutine running the chain.
-	handoff link             // Deferred fired by an internal step, to run next
-	handled *failure.Failure // failure already seen by Wait
-
 	cleanup runtime.Cleanup
-	origin  *origin // debug mode only
+	rare    *rare // what few Deferreds need; nil for the others
+}
+
+// rare holds the fields of a Deferred that most never use, so that every
+// Deferred is smaller. It is set before the Deferred is shared, or under
+// its mutex.
+type rare struct {
+	origin  *origin          // debug mode only; set at creation
+	handled *failure.Failure // failure already seen by Wait; written by the chain's runner
 }
 
 // The state bits of a Deferred.
@@ -73,7 +82,7 @@ type canceller interface {
 func New[T any]() *Deferred[T] {
 	d := &Deferred[T]{}
 	if debug.Load() {
-		d.origin = newOrigin()
+		d.rare = &rare{origin: newOrigin()}
 	}
 	return d
 }
@@ -175,8 +184,8 @@ func (d *Deferred[T]) settleLocked(v T, f *failure.Failure) (run bool, err error
 	}
 	// Nobody runs an unfired chain, so result is ours to set.
 	d.result, d.fail = v, f
-	if d.origin != nil {
-		d.origin.fired()
+	if d.rare != nil && d.rare.origin != nil {
+		d.rare.origin.fired()
 	}
 	d.upstream = nil
 	bits := sFired
@@ -209,13 +218,16 @@ func (d *Deferred[T]) startLocked() bool {
 // restLocked leaves a running d at rest: consumed steps released, an
 // unhandled Failure watched for, and the running bit cleared.
 func (d *Deferred[T]) restLocked() {
-	if d.next == len(d.steps) && d.next > 0 {
-		clear(d.steps)
-		d.steps = d.steps[:0]
+	if n := d.count(); d.next == n && n > 0 {
+		for i := range d.ninline {
+			d.inline[i] = step[T]{}
+		}
+		d.ninline = 0
+		d.more = nil
 		d.next = 0
 	}
 	st := sFired
-	if d.next < len(d.steps) {
+	if d.next < d.count() {
 		st |= sQueued
 	}
 	if d.paused > 0 {
@@ -231,11 +243,23 @@ func (d *Deferred[T]) restLocked() {
 // armLocked starts watching an unhandled Failure result and reports
 // whether it did.
 func (d *Deferred[T]) armLocked() bool {
-	if d.fail == nil || d.fail == d.handled {
+	if d.fail == nil || d.rare != nil && d.fail == d.rare.handled {
 		return false
 	}
 	d.cleanup = runtime.AddCleanup(d, reportUnhandled, d.fail)
 	return true
+}
+
+// setHandled records that f, the current result, has been seen by Wait;
+// called by the chain's runner.
+func (d *Deferred[T]) setHandled(f *failure.Failure) {
+	if d.rare == nil {
+		// Under mu: other goroutines read rare (its origin) under mu.
+		d.mu.Lock()
+		d.rare = &rare{}
+		d.mu.Unlock()
+	}
+	d.rare.handled = f
 }
 
 // Called reports whether the Deferred has fired (or been cancelled).

@@ -143,23 +143,24 @@ func (r *inlineRun[T]) cancel(out *Deferred[T]) {
 
 // run is the first step of out's chain. On the marker it holds the chain
 // until the body's result arrives, or puts that result in if it has.
-func (r *inlineRun[T]) run(d *Deferred[T]) {
+func (r *inlineRun[T]) run(d *Deferred[T]) link {
 	if d.fail == nil {
-		return
+		return nil
 	}
 	r.co.mu.Lock()
 	defer r.co.mu.Unlock()
 	if d.fail != r.marker {
-		return
+		return nil
 	}
 	if r.pending != nil {
 		d.result, d.fail = r.pending.v, r.pending.fail
 		r.pending = nil
-		return
+		return nil
 	}
 	d.take()
 	d.Pause()
 	r.held = true
+	return nil
 }
 
 // finish gives the body's result to out: it fires out, or, if Cancel has
@@ -272,10 +273,10 @@ const (
 	awaitParked                 // the body is suspended: the step resumes it
 )
 
-func (a *awaitStep[T]) run(d *Deferred[T]) {
+func (a *awaitStep[T]) run(d *Deferred[T]) link {
 	a.v, a.fail = d.take()
 	if a.state.CompareAndSwap(awaitPending, awaitDelivered) {
-		return
+		return nil
 	}
 	// The body is off d now: a Cancel of the Inline from here on is for
 	// its next Await.
@@ -285,8 +286,9 @@ func (a *awaitStep[T]) run(d *Deferred[T]) {
 	}
 	a.co.mu.Unlock()
 	if a.co.resume() {
-		d.handoff = a.co.done.finish()
+		return a.co.done.finish()
 	}
+	return nil
 }
 
 // park parks the body on a, unless a's result has come meanwhile.

@@ -45,69 +45,70 @@ func driveAfter(l, resume link) {
 func (d *Deferred[T]) advance() (link, bool) {
 	d.mu.Lock()
 	for {
-		if d.next == len(d.steps) || d.paused > 0 {
+		end := d.count()
+		if d.next == end || d.paused > 0 {
 			d.restLocked()
 			d.mu.Unlock()
 			return nil, false
 		}
-		// Steps appended meanwhile go to a new slice or beyond end: the
-		// entries up to end stay as they are.
-		steps, end := d.steps, len(d.steps)
+		// Steps appended meanwhile go beyond end, to more's backing array
+		// or a new one: the entries up to end stay as they are.
+		more := d.more
 		d.mu.Unlock()
-		d.runSteps(steps[:end])
-		if d.handoff != nil {
-			return d.handOff()
+		if next := d.runSteps(more, end); next != nil {
+			return d.handOff(next)
 		}
 		d.mu.Lock()
 	}
 }
 
-// runSteps runs steps[d.next:] until one hands off or pauses the chain.
-// A panic in a step becomes the result's Failure, and the steps after it
-// run on the next call; one deferred recover serves the whole batch.
-func (d *Deferred[T]) runSteps(steps []step[T]) {
+// runSteps runs the steps from d.next up to end until one hands off a
+// Deferred, which it returns, or pauses the chain. A panic in a step
+// becomes the result's Failure, and the steps after it run on the next
+// call; one deferred recover serves the whole batch.
+func (d *Deferred[T]) runSteps(more []step[T], end int32) (next link) {
 	returned := false
 	defer func() {
 		if !returned {
 			d.recovered(recover())
 		}
 	}()
-	for d.next < len(steps) {
-		ln := steps[d.next].ln
+	for d.next < end {
+		ln := d.stepAt(d.next, more)
 		d.next++
-		ln.run(d)
-		if d.handoff != nil || d.st.Load()&sPaused != 0 {
+		if next = ln.run(d); next != nil || d.st.Load()&sPaused != 0 {
 			break
 		}
 	}
 	returned = true
+	return next
 }
 
-// handOff returns the Deferred a step fired, to be run before the rest of
-// d's chain, and whether d has a rest.
-func (d *Deferred[T]) handOff() (link, bool) {
-	next := d.handoff
-	d.handoff = nil
+// handOff returns next, a Deferred a step fired, to be run before the rest
+// of d's chain, and whether d has a rest.
+func (d *Deferred[T]) handOff(next link) (link, bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.next == len(d.steps) || d.paused > 0 {
+	if d.next == d.count() || d.paused > 0 {
 		d.restLocked()
+		d.mu.Unlock()
 		return next, false
 	}
+	d.mu.Unlock()
 	return next, true
 }
 
-// runStep runs one step on the current result; a panic becomes the new
-// result's Failure.
-func (d *Deferred[T]) runStep(ln linker[T]) {
+// runStep runs one step on the current result and returns what it handed
+// off; a panic becomes the new result's Failure.
+func (d *Deferred[T]) runStep(ln linker[T]) (next link) {
 	returned := false
 	defer func() {
 		if !returned {
 			d.recovered(recover())
 		}
 	}()
-	ln.run(d)
+	next = ln.run(d)
 	returned = true
+	return next
 }
 
 // recovered makes a panic's value the current result's Failure.
@@ -116,13 +117,22 @@ func (d *Deferred[T]) recovered(r any) {
 	d.result, d.fail = zero, failure.FromPanic(r)
 }
 
+// setResult makes a step's return the current result.
 func (d *Deferred[T]) setResult(v T, err error) {
 	if err != nil {
-		var zero T
-		d.result, d.fail = zero, failure.New(err)
+		d.failWith(err)
 		return
 	}
-	d.result, d.fail = v, nil
+	d.result = v
+	if d.fail != nil { // skip the store, and its write barrier, on the success path
+		d.fail = nil
+	}
+}
+
+// failWith makes err, as a Failure, the current result.
+func (d *Deferred[T]) failWith(err error) {
+	var zero T
+	d.result, d.fail = zero, failure.New(err)
 }
 
 // take removes the current result from d, leaving the zero value, so that a

@@ -10,10 +10,11 @@ type step[T any] struct {
 	ln linker[T]
 }
 
-// linker runs one step: it reads and may replace d's current result, and an
-// internal step may set d.handoff.
+// linker runs one step: it reads and may replace d's current result. An
+// internal step that fires another Deferred returns it if that Deferred's
+// chain is to run before the rest of d's (see [drive]); others return nil.
 type linker[T any] interface {
-	run(d *Deferred[T])
+	run(d *Deferred[T]) link
 }
 
 // AddCallbacks adds a step to the chain: cb runs if the chain is on its
@@ -66,28 +67,42 @@ type (
 	}
 )
 
-func (cb callbackStep[T]) run(d *Deferred[T]) {
+func (cb callbackStep[T]) run(d *Deferred[T]) link {
 	if d.fail == nil {
-		d.setResult(cb(d.result))
+		v, err := cb(d.result)
+		if err != nil {
+			d.failWith(err)
+		} else {
+			d.result = v
+		}
 	}
+	return nil
 }
 
-func (eb errbackStep[T]) run(d *Deferred[T]) {
+func (eb errbackStep[T]) run(d *Deferred[T]) link {
 	if d.fail != nil {
 		d.setResult(eb(d.fail))
 	}
+	return nil
 }
 
-func (fn bothStep[T]) run(d *Deferred[T]) {
+func (fn bothStep[T]) run(d *Deferred[T]) link {
 	d.setResult(fn(d.result, d.fail))
+	return nil
 }
 
-func (p *pairStep[T]) run(d *Deferred[T]) {
+func (p *pairStep[T]) run(d *Deferred[T]) link {
 	if d.fail == nil {
-		d.setResult(p.cb(d.result))
+		v, err := p.cb(d.result)
+		if err != nil {
+			d.failWith(err)
+		} else {
+			d.result = v
+		}
 	} else {
 		d.setResult(p.eb(d.fail))
 	}
+	return nil
 }
 
 // add adds a step. On a Deferred that has fired and is idle, the step runs
@@ -95,11 +110,11 @@ func (p *pairStep[T]) run(d *Deferred[T]) {
 // around the call.
 func (d *Deferred[T]) add(ln linker[T]) {
 	if d.st.CompareAndSwap(sFired, sFired|sRunning) {
-		d.runStep(ln)
-		if d.handoff == nil && d.fail == nil && d.st.CompareAndSwap(sFired|sRunning, sFired) {
+		next := d.runStep(ln)
+		if next == nil && d.fail == nil && d.st.CompareAndSwap(sFired|sRunning, sFired) {
 			return
 		}
-		d.goOn()
+		d.goOn(next)
 		return
 	}
 	if l := d.push(step[T]{ln: ln}); l != nil {
@@ -108,13 +123,11 @@ func (d *Deferred[T]) add(ln linker[T]) {
 }
 
 // goOn continues a chain whose runner ran a step outside advance: it runs
-// what the step handed off and the steps added meanwhile, or leaves d at
-// rest.
-func (d *Deferred[T]) goOn() {
-	next := d.handoff
-	d.handoff = nil
+// next (what the step handed off) and the steps added meanwhile, or leaves
+// d at rest.
+func (d *Deferred[T]) goOn(next link) {
 	d.mu.Lock()
-	if d.next == len(d.steps) || d.paused > 0 {
+	if d.next == d.count() || d.paused > 0 {
 		d.restLocked()
 		d.mu.Unlock()
 		if next != nil {
@@ -142,15 +155,34 @@ func (d *Deferred[T]) push(st step[T]) link {
 	return nil
 }
 
-func (d *Deferred[T]) appendLocked(st step[T]) {
-	if d.steps == nil {
-		d.steps = d.inline[:0]
-	} else if len(d.steps) == cap(d.steps) {
-		grown := make([]step[T], len(d.steps), max(16, 2*cap(d.steps)))
-		copy(grown, d.steps)
-		d.steps = grown
+// count is the number of steps in the chain (run or not); under mu, or by
+// the runner for a count it read under mu.
+func (d *Deferred[T]) count() int32 {
+	return int32(d.ninline) + int32(len(d.more))
+}
+
+// stepAt returns step i < end of a chain whose later steps are in more, as
+// read under mu with end.
+func (d *Deferred[T]) stepAt(i int32, more []step[T]) linker[T] {
+	if i < int32(len(d.inline)) {
+		return d.inline[i].ln
 	}
-	d.steps = append(d.steps, st)
+	return more[i-int32(len(d.inline))].ln
+}
+
+// moreSteps is the first capacity of more: with inline, room for ten steps.
+const moreSteps = 8
+
+func (d *Deferred[T]) appendLocked(st step[T]) {
+	if int(d.ninline) < len(d.inline) {
+		d.inline[d.ninline] = st
+		d.ninline++
+	} else {
+		if d.more == nil {
+			d.more = make([]step[T], 0, moreSteps)
+		}
+		d.more = append(d.more, st)
+	}
 	if d.st.Load()&sQueued == 0 {
 		d.st.Or(sQueued)
 	}

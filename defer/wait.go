@@ -68,15 +68,16 @@ type waiter[T any] struct {
 	fail  *failure.Failure
 }
 
-func (w *waiter[T]) run(d *Deferred[T]) {
+func (w *waiter[T]) run(d *Deferred[T]) link {
 	if !w.state.CompareAndSwap(waiting, delivered) {
-		return // Wait gave up: the result goes on, unobserved
+		return nil // Wait gave up: the result goes on, unobserved
 	}
 	w.value, w.fail = d.result, d.fail
 	if d.fail != nil {
-		d.handled = d.fail
+		d.setHandled(d.fail)
 	}
 	close(w.done)
+	return nil
 }
 
 // AddTimeout cancels the Deferred if it has not fired within timeout on
