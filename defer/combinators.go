@@ -74,16 +74,33 @@ func All[T any](ds ...*Deferred[T]) *Deferred[[]T] {
 	if len(ds) == 0 {
 		return Succeed([]T{})
 	}
-	g := &gather[T]{results: make([]T, len(ds)), inputs: make([]gatherInput[T], len(ds))}
+	g := &gather[T]{results: make([]T, len(ds))}
 	g.out.init(g)
 	g.pending.Store(int64(len(ds)))
+	// An input that has fired with a value and is idle gives it at once,
+	// as its step would on add's fast path, but without a step, its call
+	// and recover, and with one pending update for all such inputs, after
+	// the loop (until then pending cannot reach zero). The others get a
+	// step, in inputs, which only they need.
+	taken := 0
 	for i, d := range ds {
-		in := &g.inputs[i]
-		in.g, in.d, in.index = g, d, i
+		if !d.st.CompareAndSwap(sFired, sFired|sRunning) {
+			d.add(g.input(i, d, len(ds)))
+			continue
+		}
+		if d.fail == nil {
+			g.results[i] = d.result
+			taken++
+			d.release(nil)
+			continue
+		}
+		d.release(d.runStep(g.input(i, d, len(ds))))
 	}
-	for i := range g.inputs {
-		in := &g.inputs[i]
-		in.d.add(in)
+	if taken > 0 && g.pending.Add(-int64(taken)) == 0 && g.settled.CompareAndSwap(false, true) {
+		// Nobody has had out yet, so it has no steps to run.
+		g.out.mu.Lock()
+		_, _ = g.out.settleLocked(g.results, nil)
+		g.out.mu.Unlock()
 	}
 	return &g.out
 }
@@ -96,7 +113,17 @@ type gather[T any] struct {
 	settled atomic.Bool  // out has been given its result
 	pending atomic.Int64 // inputs yet to fire with a value
 	results []T
-	inputs  []gatherInput[T]
+	inputs  []gatherInput[T] // the steps, for the inputs that needed one; set before out is returned
+}
+
+// input returns the step for input i, d, of n.
+func (g *gather[T]) input(i int, d *Deferred[T], n int) *gatherInput[T] {
+	if g.inputs == nil {
+		g.inputs = make([]gatherInput[T], n)
+	}
+	in := &g.inputs[i]
+	in.g, in.d, in.index = g, d, i
+	return in
 }
 
 // gatherInput is All's step on one input's chain.
@@ -122,10 +149,13 @@ func (in *gatherInput[T]) run(d *Deferred[T]) link {
 	return nil
 }
 
-// Cancel cancels the inputs; it is what cancelling out propagates to.
+// Cancel cancels the inputs that had not fired when All was called (it
+// does nothing to the others); it is what cancelling out propagates to.
 func (g *gather[T]) Cancel() {
 	for i := range g.inputs {
-		g.inputs[i].d.Cancel()
+		if d := g.inputs[i].d; d != nil {
+			d.Cancel()
+		}
 	}
 }
 

@@ -110,16 +110,22 @@ func (p *pairStep[T]) run(d *Deferred[T]) link {
 // around the call.
 func (d *Deferred[T]) add(ln linker[T]) {
 	if d.st.CompareAndSwap(sFired, sFired|sRunning) {
-		next := d.runStep(ln)
-		if next == nil && d.fail == nil && d.st.CompareAndSwap(sFired|sRunning, sFired) {
-			return
-		}
-		d.goOn(next)
+		d.release(d.runStep(ln))
 		return
 	}
 	if l := d.push(step[T]{ln: ln}); l != nil {
 		drive(l)
 	}
+}
+
+// release ends a step run on the fast path, the caller having moved d from
+// sFired to sFired|sRunning: it leaves d at rest, or runs next (what the
+// step handed off) and the steps added meanwhile.
+func (d *Deferred[T]) release(next link) {
+	if next == nil && d.fail == nil && d.st.CompareAndSwap(sFired|sRunning, sFired) {
+		return
+	}
+	d.goOn(next)
 }
 
 // goOn continues a chain whose runner ran a step outside advance: it runs
