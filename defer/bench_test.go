@@ -124,6 +124,21 @@ func BenchmarkStepsReturningFiredDeferred(b *testing.B) {
 	perStep(b, chainLen)
 }
 
+// BenchmarkStepsReturningFiredDeferredSameChain: the same, with
+// AddCallbackDeferred steps on one Deferred instead of a ThenDeferred each.
+func BenchmarkStepsReturningFiredDeferredSameChain(b *testing.B) {
+	b.ReportAllocs()
+	next := func(n int) *deferred.Deferred[int] { return deferred.Succeed(n + 1) }
+	for b.Loop() {
+		d := deferred.New[int]()
+		for range chainLen {
+			d.AddCallbackDeferred(next)
+		}
+		d.Callback(0)
+	}
+	perStep(b, chainLen)
+}
+
 func BenchmarkAll(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		ds := make([]*deferred.Deferred[int], n)

@@ -81,6 +81,78 @@ func (t *thenDeferredLink[T, U]) run(d *Deferred[T]) link {
 	return t.out.follow(inner)
 }
 
+// errNilCallbackDeferred and errSelfDeferred are the Failures of an
+// AddCallbackDeferred callback that returned a nil Deferred, or the one
+// whose chain it runs in (which would wait on itself forever).
+var (
+	errNilCallbackDeferred = errors.New("deferred: AddCallbackDeferred callback returned a nil *Deferred")
+	errSelfDeferred        = errors.New("deferred: AddCallbackDeferred callback returned the Deferred it was added to")
+)
+
+// AddCallbackDeferred adds a step that runs cb on the success path (and
+// passes a Failure through) and waits on the Deferred cb returns, in d's
+// own chain: d's later steps run once that inner Deferred has fired, with
+// its result, value or Failure. This is a Twisted callback that returns a
+// Deferred. The inner's result moves to d, leaving the inner empty (its
+// later steps see the zero value, and its Failure is not reported twice);
+// an inner that has fired already gives its result at once. Cancelling d
+// while it waits cancels the inner. A nil inner, or d itself, becomes a
+// Failure. Unlike [ThenDeferred], it makes no new Deferred: use it when the
+// type stays the same. It returns d.
+func (d *Deferred[T]) AddCallbackDeferred(cb func(T) *Deferred[T]) *Deferred[T] {
+	if cb != nil {
+		d.add(callbackDeferredStep[T](cb))
+	}
+	return d
+}
+
+type callbackDeferredStep[T any] func(T) *Deferred[T]
+
+func (cb callbackDeferredStep[T]) run(d *Deferred[T]) link {
+	if d.fail != nil {
+		return nil
+	}
+	inner := cb(d.result)
+	switch {
+	case inner == nil:
+		d.failWith(errNilCallbackDeferred)
+		return nil
+	case inner == d:
+		d.failWith(errSelfDeferred)
+		return nil
+	}
+	// Fired, idle and unarmed, the usual case: take the result as a
+	// fast-path step would, and go on at once.
+	if inner.st.CompareAndSwap(sFired, sFired|sRunning) {
+		v, f := inner.take()
+		inner.release(nil)
+		d.result = v
+		if f != nil {
+			d.fail = f
+		}
+		return nil
+	}
+	// Otherwise pause d, Cancel's target being the inner, until the step
+	// added to the inner hands its result over and unpauses d.
+	var zero T
+	d.result = zero
+	d.mu.Lock()
+	d.paused++
+	d.st.Or(sPaused)
+	d.upstream = inner
+	d.mu.Unlock()
+	return inner.push(step[T]{ln: (*resumeWaiting[T])(d)})
+}
+
+// resumeWaiting is a Deferred paused by an AddCallbackDeferred step, seen
+// as the step on the inner's chain that gives it the inner's result.
+type resumeWaiting[T any] Deferred[T]
+
+func (r *resumeWaiting[T]) run(inner *Deferred[T]) link {
+	v, f := inner.take()
+	return (*Deferred[T])(r).resumeHeld(v, f)
+}
+
 // Chain makes other fire with d's result when d's chain reaches this step
 // (Twisted's chainDeferred); d's chain goes on with the zero value. If other
 // has already fired, d's chain goes on with an [ErrAlreadyCalled] Failure.

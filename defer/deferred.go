@@ -49,7 +49,7 @@ type Deferred[T any] struct {
 	more   []step[T]
 
 	canceller func(*Deferred[T])
-	upstream  canceller // what Cancel propagates to while unfired (the source of Then, the inner of ThenDeferred)
+	upstream  canceller // what Cancel propagates to: while unfired, the source of Then or the inner of ThenDeferred; once fired, the inner an AddCallbackDeferred step waits on
 
 	cleanup runtime.Cleanup
 	rare    *rare // what few Deferreds need; nil for the others
@@ -303,12 +303,22 @@ func (d *Deferred[T]) Unpause() {
 //     of a [Then], the inner Deferred of a [ThenDeferred]) and errbacks it
 //     with [ErrCancelled] if that did not fire it; the first late
 //     Callback or Errback is then ignored;
-//   - on a Deferred that has fired, Cancel does nothing.
+//   - on a Deferred that has fired, Cancel does nothing, unless its chain
+//     waits on the Deferred an [Deferred.AddCallbackDeferred] callback
+//     returned: Cancel cancels that one.
 //
 // A panicking canceller fires the Deferred with the panic's Failure.
 func (d *Deferred[T]) Cancel() {
 	d.mu.Lock()
-	if d.st.Load()&sFired != 0 || d.cancelling {
+	if d.st.Load()&sFired != 0 {
+		inner := d.upstream
+		d.mu.Unlock()
+		if inner != nil {
+			inner.Cancel()
+		}
+		return
+	}
+	if d.cancelling {
 		d.mu.Unlock()
 		return
 	}

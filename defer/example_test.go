@@ -53,6 +53,18 @@ func ExampleThenDeferred() {
 	// Output: 7 <nil>
 }
 
+func ExampleDeferred_AddCallbackDeferred() {
+	lookup := func(name string) *deferred.Deferred[string] {
+		return deferred.Succeed(name + ".example.com") // in real code: an asynchronous request
+	}
+	d := deferred.Succeed("twisted")
+	d.AddCallbackDeferred(lookup) // the chain waits on lookup's Deferred
+	d.AddCallback(func(host string) (string, error) { return "https://" + host, nil })
+	v, err := d.Wait(context.Background())
+	fmt.Println(v, err)
+	// Output: https://twisted.example.com <nil>
+}
+
 func ExampleDeferred_Cancel() {
 	d := deferred.NewWithCanceller(func(d *deferred.Deferred[string]) {
 		fmt.Println("aborting the operation")

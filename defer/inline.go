@@ -193,7 +193,8 @@ func (r *inlineRun[T]) finish() link {
 	return out.resumeHeld(v, fail)
 }
 
-// resumeHeld gives d, held by its first step, its result and undoes that
+// resumeHeld gives d, held by a step (Inline's first, or an
+// AddCallbackDeferred waiting on its inner), its result and undoes that
 // step's pause. It returns d if the caller must run the chain.
 func (d *Deferred[T]) resumeHeld(v T, fail *failure.Failure) link {
 	d.mu.Lock()
@@ -202,6 +203,7 @@ func (d *Deferred[T]) resumeHeld(v T, fail *failure.Failure) link {
 	// advance reads the result only after it sees the pause gone: the
 	// result is ours to set.
 	d.result, d.fail = v, fail
+	d.upstream = nil // no longer waiting on an inner
 	d.paused--
 	st := d.st.Load()
 	if st&sRunning != 0 {
