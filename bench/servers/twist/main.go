@@ -79,16 +79,20 @@ func serve(r *reactor.Reactor, addr string, handle func(*deferredtcp.Conn)) *def
 }
 
 // echoChain reads a chunk, writes it back, and goes again once the write is
-// accepted (below the high watermark), until the read fails.
+// accepted (below the high watermark), until the read fails. The two
+// functions of the chain are made once per connection, not per message.
 func echoChain(c *deferredtcp.Conn) {
-	deferred.ThenDeferred(c.Read(), c.Write).AddBoth(func(_ int, f *failure.Failure) (int, error) {
+	write := c.Write
+	var next func(int, *failure.Failure) (int, error)
+	next = func(_ int, f *failure.Failure) (int, error) {
 		if f != nil {
 			c.Close() // io.EOF: the client is done; anything else: it is gone
 			return 0, nil
 		}
-		echoChain(c)
+		deferred.ThenDeferred(c.Read(), write).AddBoth(next)
 		return 0, nil
-	})
+	}
+	next(0, nil)
 }
 
 // echoOnData writes every chunk back as it is read.
