@@ -102,7 +102,7 @@ func (f *clientEvents) ClientConnectionLost(c *deferredtcp.Connector, reason *fa
 }
 
 func TestProtocolEcho(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		server := &countingFactory{}
 		l1 := record(deferredtcp.ListenTCP(r, "127.0.0.1:0", server))
@@ -148,7 +148,7 @@ func TestProtocolEcho(t *testing.T) {
 }
 
 func TestBuildProtocolNilClosesConnection(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		server := &countingFactory{returnNil: true}
 		l := record(deferredtcp.ListenTCP(r, "127.0.0.1:0", server))
@@ -166,7 +166,7 @@ func TestBuildProtocolNilClosesConnection(t *testing.T) {
 }
 
 func TestClientConnectionFailedAndStopConnecting(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		probe := listen(t, r)
 		addr := probe.Addr().String()
@@ -210,7 +210,7 @@ func (p *panicky) DataReceived([]byte)                    { panic("boom") }
 func (p *panicky) ConnectionLost(reason *failure.Failure) { p.lost = reason }
 
 func TestProtocolPanicAbortsConnection(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		server := &panicky{}
 		l := record(deferredtcp.ListenTCP(r, "127.0.0.1:0", deferredtcp.FactoryFunc(func(net.Addr) deferredtcp.Protocol {
@@ -257,7 +257,7 @@ func (c *halfCloseClient) DataReceived(p []byte)                  { c.got = appe
 func (c *halfCloseClient) ConnectionLost(reason *failure.Failure) { c.lost = reason }
 
 func TestHalfCloseableProtocol(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := record(deferredtcp.ListenTCP(r, "127.0.0.1:0", &deferredtcp.BaseFactory{
 			NewProtocol: func() deferredtcp.Protocol { return &halfCloser{} },
@@ -292,7 +292,7 @@ func (o *order) ConnectionLost(reason *failure.Failure) {
 }
 
 func TestServeProtocolCallOrder(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		// A connection already closed: ConnectionMade still comes first.
 		a, b := deferredtcp.Pipe(r)

@@ -20,7 +20,7 @@ import (
 // arrives.
 func TestSlowReaderBackpressure(t *testing.T) {
 	const total = 100 << 20
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		chunk := make([]byte, 64<<10)
 		var sent, received, maxBuffered, stalledBuffered, stalledQueued int
@@ -77,7 +77,7 @@ func TestSlowReaderBackpressure(t *testing.T) {
 }
 
 func TestWriteWaitsForLowWatermark(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var firedAt, full int
 		var d *deferred.Deferred[int]
@@ -102,7 +102,7 @@ func TestWriteWaitsForLowWatermark(t *testing.T) {
 }
 
 func TestMaxWriteBuffer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var err error
 		pair(t, r, func(server, client *deferredtcp.Conn) {
@@ -117,7 +117,7 @@ func TestMaxWriteBuffer(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var serverLost, clientLost *outcome[struct{}]
 		var start time.Time
@@ -142,7 +142,7 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 func TestOnDataEcho(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r)
 		l.Serve(func(c *deferredtcp.Conn) {

@@ -29,7 +29,7 @@ func TestChurn(t *testing.T) {
 		cycles /= 10
 	}
 	const batch = 100
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
 		fdsBefore, goroutinesBefore := countFDs(t), runtime.NumGoroutine()
 		r := newReactor()

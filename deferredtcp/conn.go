@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"syscall"
@@ -423,7 +422,7 @@ func (c *Conn) recoverHandler(what string) {
 		return
 	}
 	f := failure.FromPanic(v)
-	slog.Error("deferredtcp: "+what+" handler panicked; connection aborted",
+	c.r.Logger().Error("deferredtcp: "+what+" handler panicked; connection aborted",
 		"raddr", c.raddr, "panic", f.Error(), "traceback", f.Traceback())
 	c.lose(f, true)
 }

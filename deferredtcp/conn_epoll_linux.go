@@ -3,7 +3,6 @@
 package deferredtcp
 
 import (
-	"log/slog"
 	"net"
 	"os"
 
@@ -185,7 +184,7 @@ func (e *epollListener) watch(on bool) {
 	e.watching = on
 	if on {
 		if err := e.l.r.AddReader(e.fd, e.onRead); err != nil {
-			slog.Error("deferredtcp: cannot watch listener", "addr", e.l.addr, "err", err)
+			e.l.r.Logger().Error("deferredtcp: cannot watch listener", "addr", e.l.addr, "err", err)
 		}
 		return
 	}
@@ -221,7 +220,7 @@ func (e *epollListener) readable() {
 // spinning on a listener that stays readable; each shortage in a row doubles
 // the pause, up to a second.
 func (e *epollListener) backOff(err error) {
-	pause := e.backoff.failed(e.l.addr, err)
+	pause := e.backoff.failed(e.l, err)
 	e.watch(false)
 	e.retry = e.l.r.Schedule(pause, func() {
 		e.retry = nil

@@ -255,7 +255,7 @@ func (p *portableListener) received() {
 	l := p.l
 	if err != nil {
 		if !p.closed {
-			pause := p.backoff.failed(l.addr, err)
+			pause := p.backoff.failed(l, err)
 			l.loop.r.Schedule(pause, func() { p.setAccepting(l.wanted()) })
 		}
 		return

@@ -48,7 +48,7 @@ func pair(t testing.TB, r *reactor.Reactor, ready func(server, client *deferredt
 }
 
 func TestEchoChain(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		for _, network := range []string{"tcp", "unix"} {
 			t.Run(network, func(t *testing.T) {
 				r := newReactor()
@@ -111,7 +111,7 @@ func trickle(r *reactor.Reactor, c *deferredtcp.Conn, p []byte) {
 }
 
 func TestReadFullAcrossFragments(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var got *outcome[[]byte]
 		pair(t, r, func(server, client *deferredtcp.Conn) {
@@ -127,7 +127,7 @@ func TestReadFullAcrossFragments(t *testing.T) {
 }
 
 func TestReadUntil(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var lines []string
 		pair(t, r, func(server, client *deferredtcp.Conn) {
@@ -160,7 +160,7 @@ func TestReadUntil(t *testing.T) {
 }
 
 func TestReadUntilLineTooLong(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var line *outcome[[]byte]
 		var lost *outcome[struct{}]
@@ -181,7 +181,7 @@ func TestReadUntilLineTooLong(t *testing.T) {
 }
 
 func TestSecondReadIsAnError(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var second *outcome[[]byte]
 		var first *outcome[[]byte]
@@ -199,7 +199,7 @@ func TestSecondReadIsAnError(t *testing.T) {
 }
 
 func TestWriteOneMiBThenClose(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		payload := make([]byte, 1<<20)
 		for i := range payload {
@@ -222,7 +222,7 @@ func TestWriteOneMiBThenClose(t *testing.T) {
 }
 
 func TestAbort(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var serverLost, clientLost *outcome[struct{}]
 		var write *outcome[int]
@@ -242,7 +242,7 @@ func TestAbort(t *testing.T) {
 }
 
 func TestCloseWrite(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var request []byte
 		var answer *outcome[[]byte]

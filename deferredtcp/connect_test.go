@@ -26,7 +26,7 @@ func closedPort(t testing.TB) string {
 }
 
 func TestConnectRefused(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		addr := closedPort(t)
 		var got *outcome[*deferredtcp.Conn]
@@ -70,7 +70,7 @@ func fullBacklog(t testing.TB) string {
 func itoa(n int) string { return (&net.TCPAddr{Port: n}).String()[1:] }
 
 func TestConnectTimeout(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		addr := fullBacklog(t)
 		var got *outcome[*deferredtcp.Conn]
@@ -97,7 +97,7 @@ func TestConnectTimeout(t *testing.T) {
 }
 
 func TestConnectCancel(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		addr := fullBacklog(t)
 		var got *outcome[*deferredtcp.Conn]
@@ -113,7 +113,7 @@ func TestConnectCancel(t *testing.T) {
 }
 
 func TestConnectBindAddressAndAddrs(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r)
 		bind := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 0}
@@ -138,7 +138,7 @@ func TestConnectBindAddressAndAddrs(t *testing.T) {
 }
 
 func TestListenAddressInUse(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r)
 		_, err := deferredtcp.Listen(r, "tcp", l.Addr().String()).Wait(t.Context())

@@ -19,7 +19,7 @@ import (
 // spinning on a socket that stays readable) and accepts them once
 // descriptors are free again.
 func TestAcceptBacksOffOnEMFILE(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r)
 		const clients = 2

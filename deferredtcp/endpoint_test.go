@@ -155,7 +155,7 @@ func TestClientFromStringBad(t *testing.T) {
 }
 
 func TestEndpointsListenAndConnect(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		dir := t.TempDir()
 		path := filepath.Join(dir, "echo.sock")

@@ -99,7 +99,7 @@ func writeChunks(c *deferredtcp.Conn, chunk []byte, n int, stalls *int) *deferre
 // a reset. The write chain and Lost fail with ECONNRESET (or EPIPE), and
 // the connection's descriptor and goroutines are released.
 func TestFaultPeerResetMidWrite(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
 		r := newReactor()
 		l := listen(t, r)
@@ -140,7 +140,7 @@ func TestFaultPeerResetMidWrite(t *testing.T) {
 // which the peer reads. Then the peer goes away (closes its socket): twist's
 // next writes draw a reset, and Lost reports it.
 func TestFaultHalfOpenPeer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
 		r := newReactor()
 		l := listen(t, r)
@@ -208,7 +208,7 @@ func TestFaultHalfOpenPeer(t *testing.T) {
 // TestFaultSilentPeer has a peer connect and send nothing: the idle timeout
 // closes the connection with ErrIdleTimeout, and the peer sees a reset.
 func TestFaultSilentPeer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
 		r := newReactor()
 		l := listen(t, r)
@@ -254,7 +254,7 @@ func TestFaultSilentPeer(t *testing.T) {
 // within a few MiB, and every byte arrives in order.
 func TestFaultSlowReader100MB(t *testing.T) {
 	const total = 100 << 20
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
 		r := newReactor()
 		l := listen(t, r)
@@ -365,7 +365,7 @@ func TestFaultSlowReader100MB(t *testing.T) {
 // never exceeds the limit plus the delimiter.
 func TestFaultSlowloris(t *testing.T) {
 	const limit = 100
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
 		r := newReactor()
 		var line *outcome[[]byte]
@@ -407,7 +407,7 @@ func TestFaultSlowloris(t *testing.T) {
 // the flood fits in the backlog and every client connects.)
 func TestFaultConnectFlood(t *testing.T) {
 	const backlog, flood = 8, 64
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
 		r := newReactor()
 		l := listen(t, r, deferredtcp.WithBacklog(backlog))
@@ -496,7 +496,7 @@ func TestFaultConnectFlood(t *testing.T) {
 // the descriptors and goroutines are released.
 func TestFaultStopWith1000Conns(t *testing.T) {
 	const conns = 1000
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
 		baseGoroutines := runtime.NumGoroutine()
 		r := newReactor()
@@ -559,17 +559,6 @@ func TestFaultStopWith1000Conns(t *testing.T) {
 	})
 }
 
-// logTo makes log/slog's default logger write to the returned buffer until
-// t ends (deferredtcp logs there).
-func logTo(t testing.TB) *syncBuffer {
-	t.Helper()
-	buf := &syncBuffer{}
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.MultiWriter(buf, t.Output()), nil)))
-	t.Cleanup(func() { slog.SetDefault(prev) })
-	return buf
-}
-
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -611,10 +600,10 @@ func panicked(err error) bool {
 // says how the server is to misbehave.
 func TestFaultPanics(t *testing.T) {
 	modes := []string{"read", "cancel", "ondata", "oneof"}
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
-		logs := logTo(t)
-		r := newReactor()
+		logs := &syncBuffer{}
+		r := newReactor(reactor.WithLogger(slog.New(slog.NewTextHandler(io.MultiWriter(logs, t.Output()), nil))))
 		l := listen(t, r)
 		var readPanic, cancelPanic *outcome[[]byte]
 		serverLost := map[string]*outcome[struct{}]{}
@@ -803,7 +792,7 @@ func TestFaultPartialLineThenFault(t *testing.T) {
 		}, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+			forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 				r := newReactor()
 				var line *outcome[[]byte]
 				pair(t, r, func(server, client *deferredtcp.Conn) {

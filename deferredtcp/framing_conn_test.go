@@ -139,7 +139,7 @@ func TestChainNetstringsEverySplit(t *testing.T) {
 }
 
 func TestChainWriteFraming(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		a, b := deferredtcp.Pipe(r)
 		tooLong := record(deferredtcp.WriteInt8String(a, make([]byte, 256)))

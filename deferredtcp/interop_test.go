@@ -133,7 +133,7 @@ func (w *testWriter) Write(p []byte) (int, error) {
 var _ io.Writer = (*testWriter)(nil)
 
 func TestInteropTwistedLineClient(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := record(deferredtcp.ListenTCP(r, "127.0.0.1:0", deferredtcp.FactoryFunc(func(net.Addr) deferredtcp.Protocol {
 			return &upperUntilLost{r: r}
@@ -179,7 +179,7 @@ func (c *int32Client) StringReceived(s []byte) {
 }
 
 func TestInteropTwistedInt32Server(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		prog := startTwisted(t, "int32_server.py")
 		port := prog.port(t)
 		r := newReactor()
@@ -201,7 +201,7 @@ func TestInteropTwistedInt32Server(t *testing.T) {
 }
 
 func TestInteropTwistedNetstringServer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		prog := startTwisted(t, "netstring_server.py")
 		port := prog.port(t)
 		r := newReactor()
@@ -257,7 +257,7 @@ func (v *reverser) StringReceived(s []byte) {
 func (v *reverser) ConnectionLost(*failure.Failure) { v.r.Stop() }
 
 func TestInteropTwistedNetstringClient(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := record(deferredtcp.ListenTCP(r, "127.0.0.1:0", deferredtcp.FactoryFunc(func(net.Addr) deferredtcp.Protocol {
 			return &reverser{r: r}
@@ -294,7 +294,7 @@ func (s *restartable) LineReceived(line []byte) {
 func (s *restartable) ConnectionLost(*failure.Failure) { s.r.Stop() }
 
 func TestInteropTwistedReconnectingClient(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		const restarts = 2
 		var seen []string
 		var addr string

@@ -23,7 +23,7 @@ import (
 // one more is accepted per close, never more than three open at once.
 func TestLimitMaxConnections(t *testing.T) {
 	const limit, clients = 3, 5
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r, deferredtcp.WithMaxConnections(limit))
 		var open []*deferredtcp.Conn
@@ -96,7 +96,7 @@ func TestLimitMaxWriteBuffer(t *testing.T) {
 		{"default", nil, deferredtcp.DefaultMaxWriteBuffer},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+			forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 				r := newReactor()
 				var sendErr error
 				var maxBuffered, sent int
@@ -131,7 +131,7 @@ func TestLimitMaxWriteBuffer(t *testing.T) {
 // default, DefaultLineMaxLength (16 KiB, as LineReceiver's), applies.
 func TestLimitLineLengthDefault(t *testing.T) {
 	require.Equal(t, 16384, deferredtcp.DefaultLineMaxLength)
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var first, second *outcome[[]byte]
 		var lost *outcome[struct{}]
@@ -161,7 +161,7 @@ func TestLimitLineLengthDefault(t *testing.T) {
 // allocated for it) and closes the connection.
 func TestLimitFrameLengthDefault(t *testing.T) {
 	require.Equal(t, 99999, deferredtcp.DefaultStringMaxLength)
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var prefixed, netstring *outcome[[]byte]
 		var lost1, lost2 *outcome[struct{}]

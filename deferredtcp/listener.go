@@ -1,7 +1,6 @@
 package deferredtcp
 
 import (
-	"log/slog"
 	"net"
 	"time"
 
@@ -52,10 +51,12 @@ type acceptBackoff struct {
 	pause time.Duration // the current pause; 0 when the last accept did not fail
 }
 
-// failed returns how long to pause after err.
-func (b *acceptBackoff) failed(addr net.Addr, err error) time.Duration {
+// failed returns how long to pause after err, logging the first failure of
+// a run to l's reactor's logger.
+func (b *acceptBackoff) failed(l *Listener, err error) time.Duration {
+	addr := l.addr
 	if b.pause == 0 {
-		slog.Warn("deferredtcp: accept failed; pausing accepts until they succeed again",
+		l.r.Logger().Warn("deferredtcp: accept failed; pausing accepts until they succeed again",
 			"addr", addr, "err", err, "pause", minAcceptPause)
 	}
 	b.pause = min(max(2*b.pause, minAcceptPause), maxAcceptPause)
@@ -186,7 +187,7 @@ func (l *Listener) callServe(c *Conn) {
 	defer func() {
 		if v := recover(); v != nil {
 			f := failure.FromPanic(v)
-			slog.Error("deferredtcp: Serve handler panicked; connection aborted",
+			l.r.Logger().Error("deferredtcp: Serve handler panicked; connection aborted",
 				"addr", l.addr, "panic", f.Error(), "traceback", f.Traceback())
 			c.Abort()
 		}

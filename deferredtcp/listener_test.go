@@ -18,7 +18,7 @@ import (
 )
 
 func TestListenerCloseStopsAccepts(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r)
 		addr := l.Addr().String()
@@ -47,7 +47,7 @@ func TestListenerCloseStopsAccepts(t *testing.T) {
 
 func TestServeManyClients(t *testing.T) {
 	const clients = 200
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r, deferredtcp.WithBacklog(clients))
 		served := 0
@@ -86,7 +86,7 @@ func TestServeManyClients(t *testing.T) {
 }
 
 func TestStopClosesEverything(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		var lost []*outcome[struct{}]
 		pair(t, r, func(server, client *deferredtcp.Conn) {
@@ -105,7 +105,7 @@ func TestStopClosesEverything(t *testing.T) {
 }
 
 func TestListenGroup(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		b := newReactor().Backend()
 		g := reactor.NewGroup(2, reactor.WithBackend(b))
 		var mu sync.Mutex

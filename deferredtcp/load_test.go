@@ -26,7 +26,7 @@ import (
 func TestLoadEcho(t *testing.T) {
 	const conns = 500
 	durations := map[reactor.Backend]time.Duration{reactor.Epoll: 5 * time.Second, reactor.Portable: 2 * time.Second}
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
 		server, clients := newReactor(), newReactor()
 		soak := durations[server.Backend()]

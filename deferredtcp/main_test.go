@@ -29,17 +29,17 @@ func TestMain(m *testing.M) {
 }
 
 // forEachBackend runs f as a subtest per reactor backend. newReactor makes a
-// reactor of that backend; the subtest checks that no Failure is left
+// reactor of that backend (logging to the test, unless opts say otherwise); the subtest checks that no Failure is left
 // unhandled and that every file descriptor opened during it is closed.
-func forEachBackend(t *testing.T, f func(t *testing.T, newReactor func() *reactor.Reactor)) {
+func forEachBackend(t *testing.T, f func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor)) {
 	t.Helper()
 	for _, b := range []reactor.Backend{reactor.Epoll, reactor.Portable} {
 		t.Run(b.String(), func(t *testing.T) {
 			checkFDs(t)
 			deferredtest.NoUnhandled(t)
-			f(t, func() *reactor.Reactor {
-				r := reactor.New(reactor.WithBackend(b),
-					reactor.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil))))
+			f(t, func(opts ...reactor.Option) *reactor.Reactor {
+				r := reactor.New(append([]reactor.Option{reactor.WithBackend(b),
+					reactor.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))}, opts...)...)
 				require.Equal(t, b, r.Backend())
 				return r
 			})

@@ -99,7 +99,7 @@ func (s *sink) ConnectionLost(reason *failure.Failure) {
 }
 
 func TestPushProducerPausedAboveHighWatermark(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		a, b := deferredtcp.Pipe(r, deferredtcp.WithWatermarks(high, low))
 		client := &sink{startPaused: true, onLost: func() { r.Stop() }}
@@ -149,7 +149,7 @@ func (p *puller) ResumeProducing() {
 func (p *puller) StopProducing() { p.stopped = true }
 
 func TestPullProducerAskedWhileBelowWatermark(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		a, b := deferredtcp.Pipe(r, deferredtcp.WithWatermarks(high, low))
 		client := &sink{onLost: func() { r.Stop() }}
@@ -169,7 +169,7 @@ func TestPullProducerAskedWhileBelowWatermark(t *testing.T) {
 }
 
 func TestProducerStoppedWhenConnectionLost(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		a, b := deferredtcp.Pipe(r)
 		prod := &pusher{r: r}

@@ -164,7 +164,7 @@ type closeAtOnce struct{ deferredtcp.BaseProtocol }
 func (p *closeAtOnce) ConnectionMade(t deferredtcp.Transport) { t.LoseConnection() }
 
 func TestReconnectingClientAgainstServer(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		// A port with no listener: the first attempts are refused.
 		probe := listen(t, r)

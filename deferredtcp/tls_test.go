@@ -61,7 +61,7 @@ func tlsConfigs(t testing.TB) (server, client *tls.Config) {
 
 func TestTLSEchoChain(t *testing.T) {
 	srvCfg, cliCfg := tlsConfigs(t)
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r)
 		l.Serve(func(c *deferredtcp.Conn) {
@@ -99,7 +99,7 @@ func TestTLSEchoChain(t *testing.T) {
 
 func TestTLSProtocolEcho(t *testing.T) {
 	srvCfg, cliCfg := tlsConfigs(t)
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		server := &countingFactory{}
 		l := record(deferredtcp.ListenTLS(r, "127.0.0.1:0", srvCfg, server))
@@ -128,7 +128,7 @@ func portOf(a net.Addr) string { return strconv.Itoa(a.(*net.TCPAddr).Port) }
 
 func TestTLSHandshakeFailureIsConnectionFailed(t *testing.T) {
 	srvCfg, _ := tlsConfigs(t)
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		server := &countingFactory{}
 		l := record(deferredtcp.ListenTLS(r, "127.0.0.1:0", srvCfg, server))
@@ -190,7 +190,7 @@ func (s *starttls) ConnectionLost(reason *failure.Failure) { s.lost = reason }
 
 func TestTransportStartTLS(t *testing.T) {
 	srvCfg, cliCfg := tlsConfigs(t)
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		server := &starttls{cfg: srvCfg}
 		l := record(deferredtcp.ListenTCP(r, "127.0.0.1:0", deferredtcp.FactoryFunc(func(net.Addr) deferredtcp.Protocol { return server })))

@@ -14,7 +14,7 @@ import (
 )
 
 func TestUDPEcho(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		srv := record(deferredtcp.ListenUDP(r, "127.0.0.1:0"))
 		cli := record(deferredtcp.ListenUDP(r, "127.0.0.1:0"))
@@ -57,7 +57,7 @@ func TestUDPEcho(t *testing.T) {
 }
 
 func TestUDPClosedAtShutdown(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func() *reactor.Reactor) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		u := record(deferredtcp.ListenUDP(r, "127.0.0.1:0"))
 		require.NoError(t, u.err)
