@@ -14,16 +14,15 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
-	backlog      int
-	reusePort    bool
-	timeout      time.Duration
-	bind         net.Addr
-	high, low    int
-	readSize     int
-	maxWriteBuf  int
-	maxConns     int
-	noDelay      bool
-	shutdownWait time.Duration
+	backlog     int
+	reusePort   bool
+	timeout     time.Duration
+	bind        net.Addr
+	high, low   int
+	readSize    int
+	maxWriteBuf int
+	maxConns    int
+	noDelay     bool
 }
 
 // Defaults, as Twisted's (backlog, connect timeout) and Netty's (watermarks);
@@ -39,14 +38,13 @@ const (
 
 func newConfig(opts []Option) config {
 	c := config{
-		backlog:      DefaultBacklog,
-		timeout:      DefaultConnectTimeout,
-		high:         DefaultHighWatermark,
-		low:          DefaultLowWatermark,
-		readSize:     DefaultReadBufferSize,
-		maxWriteBuf:  DefaultMaxWriteBuffer,
-		noDelay:      true,
-		shutdownWait: 2 * time.Second,
+		backlog:     DefaultBacklog,
+		timeout:     DefaultConnectTimeout,
+		high:        DefaultHighWatermark,
+		low:         DefaultLowWatermark,
+		readSize:    DefaultReadBufferSize,
+		maxWriteBuf: DefaultMaxWriteBuffer,
+		noDelay:     true,
 	}
 	for _, o := range opts {
 		o.apply(&c)
