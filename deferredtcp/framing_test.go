@@ -12,39 +12,9 @@ import (
 	"github.com/twistgo/twist/defer/deferredtest"
 	"github.com/twistgo/twist/deferredtcp"
 	"github.com/twistgo/twist/deferredtcp/deferredtcptest"
+	"github.com/twistgo/twist/deferredtcp/internal/splits"
 	"github.com/twistgo/twist/failure"
 )
-
-// everySplit calls f with every way of cutting in into chunks when in is
-// short, and otherwise with every fixed chunk size (1 byte up) and every
-// two-chunk cut.
-func everySplit(in []byte, f func(chunks [][]byte)) {
-	n := len(in)
-	if n <= 12 {
-		for mask := 0; mask < 1<<max(n-1, 0); mask++ {
-			var chunks [][]byte
-			start := 0
-			for i := 1; i < n; i++ {
-				if mask&(1<<(i-1)) != 0 {
-					chunks = append(chunks, in[start:i])
-					start = i
-				}
-			}
-			f(append(chunks, in[start:]))
-		}
-		return
-	}
-	for size := 1; size <= n; size++ {
-		var chunks [][]byte
-		for i := 0; i < n; i += size {
-			chunks = append(chunks, in[i:min(i+size, n)])
-		}
-		f(chunks)
-	}
-	for i := 1; i < n; i++ {
-		f([][]byte{in[:i], in[i:]})
-	}
-}
 
 // lines records what a LineReceiver delivers; "raw:" prefixes raw data.
 type lines struct {
@@ -111,7 +81,7 @@ func TestLineReceiverEverySplit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			everySplit([]byte(tt.in), func(chunks [][]byte) {
+			splits.Every([]byte(tt.in), func(chunks [][]byte) {
 				l := &lines{}
 				if tt.setup != nil {
 					tt.setup(l)
@@ -241,7 +211,7 @@ func TestIntNStringReceiverEverySplit(t *testing.T) {
 				require.NoError(t, sender.SendString([]byte(s)))
 			}
 			wire := bytes.Clone(tr.Value())
-			everySplit(wire, func(chunks [][]byte) {
+			splits.Every(wire, func(chunks [][]byte) {
 				p := mk()
 				deferredtcp.MakeConnection(p, deferredtcptest.NewStringTransport())
 				for _, c := range chunks {
@@ -304,7 +274,7 @@ func TestNetstringReceiverEverySplit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			everySplit([]byte(tt.in), func(chunks [][]byte) {
+			splits.Every([]byte(tt.in), func(chunks [][]byte) {
 				p := &netstrings{}
 				tr := deferredtcptest.NewStringTransport()
 				deferredtcp.MakeConnection(p, tr)

@@ -8,41 +8,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// splits calls f with every way of cutting in into chunks when in is short,
-// and otherwise with every fixed chunk size and every two-chunk cut.
-func splits(in []byte, f func(chunks [][]byte)) {
-	n := len(in)
-	if n == 0 {
-		f(nil)
-		return
-	}
-	if n <= 12 {
-		for mask := 0; mask < 1<<(n-1); mask++ {
-			var chunks [][]byte
-			start := 0
-			for i := 1; i < n; i++ {
-				if mask&(1<<(i-1)) != 0 {
-					chunks = append(chunks, in[start:i])
-					start = i
-				}
-			}
-			f(append(chunks, in[start:]))
-		}
-		return
-	}
-	for size := 1; size <= n; size++ {
-		var chunks [][]byte
-		for i := 0; i < n; i += size {
-			chunks = append(chunks, in[i:min(i+size, n)])
-		}
-		f(chunks)
-	}
-	for i := 1; i < n; i++ {
-		f([][]byte{in[:i], in[i:]})
-	}
-}
+	"github.com/twistgo/twist/deferredtcp/internal/splits"
+)
 
 // run feeds chunks to a decoder and records what comes out, stopping at the
 // first error.
@@ -82,7 +50,7 @@ func TestLinesEverySplit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			splits([]byte(tt.in), func(chunks [][]byte) {
+			splits.Every([]byte(tt.in), func(chunks [][]byte) {
 				l := &Lines{Delimiter: []byte(tt.delim), MaxLength: tt.max}
 				got := runLines(l, chunks)
 				require.Equal(t, tt.want, got, "chunks %q", chunks)
@@ -148,7 +116,7 @@ func TestIntNEverySplit(t *testing.T) {
 			if size > 1 {
 				in = append(in, 0) // the start of a prefix
 			}
-			splits(in, func(chunks [][]byte) {
+			splits.Every(in, func(chunks [][]byte) {
 				got, err := runIntN(&IntN{Size: size, MaxLength: 99999}, chunks)
 				require.NoError(t, err)
 				require.Equal(t, want, got, "chunks %q", chunks)
@@ -160,7 +128,7 @@ func TestIntNEverySplit(t *testing.T) {
 func TestIntNLengthLimit(t *testing.T) {
 	in, _ := AppendPrefixed(nil, 2, []byte("ok"))
 	in, _ = AppendPrefixed(in, 2, []byte("too long"))
-	splits(in, func(chunks [][]byte) {
+	splits.Every(in, func(chunks [][]byte) {
 		got, err := runIntN(&IntN{Size: 2, MaxLength: 5}, chunks)
 		require.Equal(t, []string{"ok"}, got)
 		require.ErrorIs(t, err, ErrLengthLimitExceeded)
@@ -222,7 +190,7 @@ func TestNetstringEverySplit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			splits([]byte(tt.in), func(chunks [][]byte) {
+			splits.Every([]byte(tt.in), func(chunks [][]byte) {
 				got, err := runNetstring(&Netstring{MaxLength: tt.max}, chunks)
 				assert.Equal(t, tt.want, got, "chunks %q", chunks)
 				if tt.err == nil {
