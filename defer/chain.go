@@ -123,7 +123,7 @@ func (cb callbackDeferredStep[T]) run(d *Deferred[T]) link {
 	}
 	// Fired, idle and unarmed, the usual case: take the result as a
 	// fast-path step would, and go on at once.
-	if inner.st.CompareAndSwap(sFired, sFired|sRunning) {
+	if inner.claim() {
 		v, f := inner.take()
 		inner.release(nil)
 		d.result = v
@@ -203,7 +203,7 @@ func (d *Deferred[T]) follow(inner *Deferred[T]) link {
 	// Fired, idle and unarmed, the usual case: take the result as a
 	// fast-path step would, without locking, and without making inner
 	// d's upstream, which it would be for no longer than this call.
-	if inner.st.CompareAndSwap(sFired, sFired|sRunning) {
+	if inner.claim() {
 		v, f := inner.take()
 		if !inner.st.CompareAndSwap(sFired|sRunning, sFired) {
 			inner.goOn(nil) // steps came meanwhile

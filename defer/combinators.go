@@ -84,7 +84,7 @@ func All[T any](ds ...*Deferred[T]) *Deferred[[]T] {
 	// step, in inputs, which only they need.
 	taken := 0
 	for i, d := range ds {
-		if !d.st.CompareAndSwap(sFired, sFired|sRunning) {
+		if !d.claim() {
 			d.add(g.input(i, d, len(ds)))
 			continue
 		}

@@ -109,13 +109,21 @@ func (p *pairStep[T]) run(d *Deferred[T]) link {
 // at once without being queued or taking the mutex: two compare-and-swaps
 // around the call.
 func (d *Deferred[T]) add(ln linker[T]) {
-	if d.st.CompareAndSwap(sFired, sFired|sRunning) {
+	if d.claim() {
 		d.release(d.runStep(ln))
 		return
 	}
 	if l := d.push(step[T]{ln: ln}); l != nil {
 		drive(l)
 	}
+}
+
+// claim moves a fired, idle d to running without the mutex and reports
+// whether it did; the caller then owns the result and must release d. The
+// load first keeps a claim that cannot succeed from costing a locked
+// instruction, as a failed compare-and-swap does.
+func (d *Deferred[T]) claim() bool {
+	return d.st.Load() == sFired && d.st.CompareAndSwap(sFired, sFired|sRunning)
 }
 
 // release ends a step run on the fast path, the caller having moved d from
