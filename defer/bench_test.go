@@ -97,6 +97,41 @@ func BenchmarkBaselineMutexSlice(b *testing.B) {
 	perStep(b, chainLen)
 }
 
+// floorDeferred and floorSteps have the sizes of a Deferred[int] and of its
+// first overflow array of steps.
+type (
+	floorDeferred struct {
+		_ [144]byte
+		p *int
+	}
+	floorSteps [8]struct{ p, q *int }
+)
+
+var (
+	floorMu    sync.Mutex
+	floorSinkD *floorDeferred
+	floorSinkS *floorSteps
+)
+
+// BenchmarkBaselineLockFloor: what "New + 10 callbacks + fire" cannot go
+// below while each AddCallback takes a lock and the chain makes two
+// allocations of a Deferred's sizes: the two allocations, ten uncontended
+// mutex round trips and ten calls, and nothing else.
+func BenchmarkBaselineLockFloor(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		floorSinkD, floorSinkS = &floorDeferred{}, &floorSteps{}
+		n := 0
+		for range chainLen {
+			floorMu.Lock()
+			floorMu.Unlock()
+			n, _ = inc(n)
+		}
+		sink = n
+	}
+	perStep(b, chainLen)
+}
+
 // BenchmarkCallbacksFiredAtEnd: New, 10 callbacks, then Callback.
 func BenchmarkCallbacksFiredAtEnd(b *testing.B) {
 	b.ReportAllocs()
