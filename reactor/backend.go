@@ -9,10 +9,13 @@ const (
 	// goroutines that hand their results to the loop with
 	// [Reactor.CallFromGoroutine]; the FD methods return [ErrFDUnsupported].
 	Portable Backend = iota + 1
-	// Epoll (Linux only) blocks the loop in epoll_wait with the next timer as
-	// its timeout, and offers the FD methods ([Reactor.AddReader] and friends) so
-	// non-blocking sockets are served on the loop without a goroutine each.
-	// Asking for it on another OS gives a Portable reactor.
+	// Epoll (Linux only) waits on an epoll descriptor, and offers the FD
+	// methods ([Reactor.AddReader] and friends) so non-blocking sockets are
+	// served on the loop without a goroutine each. While idle the loop
+	// goroutine is parked in Go's network poller, leaving its P to other
+	// goroutines; the last millisecond before a timer is waited for in
+	// epoll_pwait2, for sub-millisecond precision. Asking for it on another
+	// OS gives a Portable reactor.
 	Epoll
 )
 

@@ -193,3 +193,46 @@ func TestRemoveAll(t *testing.T) {
 	require.NoError(t, r.AddReader(a, func() {}))
 	require.NoError(t, r.RemoveReader(a))
 }
+
+func TestIdleLoopParksInGosPoller(t *testing.T) {
+	r := newEpollReactor(t)
+	p := r.poller.(*epollPoller)
+	require.NotNil(t, p.epConn, "the epoll descriptor is registered with Go's poller")
+	woken := make(chan struct{})
+	r.CallWhenRunning(func() {
+		// The loop parks with no timer but the watchdog's; a goroutine wakes it.
+		go func() {
+			time.Sleep(10 * time.Millisecond)
+			r.CallFromGoroutine(func() { close(woken); r.Stop() })
+		}()
+	})
+	run(t, r)
+	<-woken
+	var st unix.Stat_t
+	assert.ErrorIs(t, unix.Fstat(p.fds.epfd, &st), unix.EBADF, "Run closed the epoll descriptor")
+	p.close() // a second close closes nothing
+}
+
+// Timers due before parkMin are waited for in epoll_pwait2; later ones park
+// first and finish there. Neither fires early.
+func TestTimersAroundParkingNeverFireEarly(t *testing.T) {
+	r := newEpollReactor(t)
+	delays := []time.Duration{300 * time.Microsecond, parkEarly, parkMin - 100*time.Microsecond, parkMin, parkMin + parkEarly/2, 10 * time.Millisecond}
+	late := make([]time.Duration, len(delays))
+	left := len(delays)
+	r.CallWhenRunning(func() {
+		start := r.Now()
+		for i, d := range delays {
+			r.Schedule(d, func() {
+				late[i] = r.Now().Sub(start) - d
+				if left--; left == 0 {
+					r.Stop()
+				}
+			})
+		}
+	})
+	run(t, r)
+	for i, d := range delays {
+		assert.GreaterOrEqual(t, late[i], time.Duration(0), "timer of %v fired early", d)
+	}
+}
