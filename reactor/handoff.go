@@ -5,16 +5,29 @@ import "sync"
 // handoffQueue carries functions from any goroutine to the loop. Producers
 // append under a mutex; the loop swaps the whole slice out in one step and runs
 // it without the lock, so a call queued during the drain runs next iteration.
+// Once closed, the queue drops what is pushed.
 type handoffQueue struct {
-	mu    sync.Mutex
-	queue []func()
-	spare []func() // the previous batch, emptied; loop only
+	mu     sync.Mutex
+	queue  []func()
+	closed bool
+	spare  []func() // the previous batch, emptied; loop only
 }
 
 func (h *handoffQueue) push(f func()) {
 	h.mu.Lock()
-	h.queue = append(h.queue, f)
+	if !h.closed {
+		h.queue = append(h.queue, f)
+	}
 	h.mu.Unlock()
+}
+
+// close makes the queue drop further pushes and returns what it still holds.
+func (h *handoffQueue) close() []func() {
+	h.mu.Lock()
+	batch := h.queue
+	h.queue, h.closed = nil, true
+	h.mu.Unlock()
+	return batch
 }
 
 // take returns the queued functions and leaves the queue empty.

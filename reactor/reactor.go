@@ -120,6 +120,12 @@ func (r *Reactor) Run() error {
 	for !r.shutdown.done {
 		r.iterate()
 	}
+	// Calls queued before this point run, so that a goroutine that handed
+	// the loop a resource (an accepted socket) while it stopped is not left
+	// holding it; later ones are dropped.
+	for _, f := range r.handoff.close() {
+		guard(r.log, "function handed over with CallFromGoroutine", f)
+	}
 	if err := r.stopErr.Load(); err != nil {
 		return *err
 	}
@@ -183,7 +189,9 @@ func (r *Reactor) timeout() time.Duration {
 // callFromThread). It is safe from any goroutine and never blocks on the loop.
 // Calls run in the order they were queued; a call queued while the loop runs the
 // queue waits for the next iteration, so a flood of calls cannot starve timers and
-// I/O. Functions queued after Run returned never run.
+// I/O. Functions queued before Run returns run before it returns (those
+// queued once the shutdown triggers are done, after them); functions queued
+// after it returned never run.
 func (r *Reactor) CallFromGoroutine(f func()) {
 	r.handoff.push(f)
 	if r.sleeping.Load() && r.sleeping.CompareAndSwap(true, false) {
