@@ -216,7 +216,15 @@ func adoptPortable(l *Listener, nl net.Listener) {
 	p.recvFn, p.exited = p.received, p.goroutineGone
 	l.addr = nl.Addr()
 	l.io = p
-	go p.acceptor(l.r.CallFromGoroutine)
+	go p.acceptor(func(f func()) { l.loop.handOff(f, p.dropAccepted) })
+}
+
+// dropAccepted closes what the acceptor accepted for a loop that is gone.
+func (p *portableListener) dropAccepted() {
+	if p.next != nil {
+		p.next.Close()
+		p.next = nil
+	}
 }
 
 func (p *portableListener) acceptor(hand func(func())) {
@@ -300,16 +308,21 @@ func (a *attempt) startPortable() {
 	pa := &portableAttempt{cancel: cancel}
 	a.io = pa
 	d := net.Dialer{LocalAddr: a.cfg.bind, KeepAlive: -1}
-	r := a.loop.r
-	network, address := a.network, a.addr.String()
+	l, network, address := a.loop, a.network, a.addr.String()
 	go func() {
 		nc, err := d.DialContext(ctx, network, address)
 		cancel()
-		r.CallFromGoroutine(func() {
+		if testHookDialed != nil {
+			testHookDialed()
+		}
+		closeConn := func() {
+			if nc != nil {
+				nc.Close()
+			}
+		}
+		l.handOff(func() {
 			if a.done || a.io != pa {
-				if nc != nil {
-					nc.Close()
-				}
+				closeConn()
 				return
 			}
 			if err != nil {
@@ -318,6 +331,10 @@ func (a *attempt) startPortable() {
 			}
 			a.io = nil
 			a.succeed(newPortableConn(a.loop, a.network, nc, &a.cfg))
-		})
+		}, closeConn)
 	}()
 }
+
+// testHookDialed, when set by a test, runs on the dialing goroutine once the
+// dial has returned.
+var testHookDialed func()

@@ -19,6 +19,30 @@ type loop struct {
 	listeners map[*Listener]struct{}
 	attempts  map[*attempt]struct{}
 	stopping  bool
+
+	// gone is set, under handMu, once the reactor's shutdown is over; see
+	// handOff.
+	handMu sync.Mutex
+	gone   bool
+}
+
+// handOff queues f to run on the loop, for a goroutine that does blocking
+// I/O for it (the portable backend's dials and accepts). Once the reactor's
+// shutdown is over, f would never run: handOff then calls dropped instead, on
+// the calling goroutine, to release what f would have taken over (a socket
+// that is open, for one). Safe from any goroutine.
+func (l *loop) handOff(f, dropped func()) {
+	l.handMu.Lock()
+	defer l.handMu.Unlock()
+	if l.gone {
+		if dropped != nil {
+			dropped()
+		}
+		return
+	}
+	// Queued before the loop ends: it runs, at the latest just before Run
+	// returns.
+	l.r.CallFromGoroutine(f)
 }
 
 // loops maps each reactor in use to its loop, from the first Listen or
@@ -37,6 +61,9 @@ func loopFor(r *reactor.Reactor) *loop {
 	r.AddSystemEventTrigger(reactor.After, reactor.Shutdown, func() *deferred.Deferred[struct{}] {
 		l.abortAll()
 		loops.CompareAndDelete(r, l)
+		l.handMu.Lock()
+		l.gone = true
+		l.handMu.Unlock()
 		return nil
 	})
 	return l
