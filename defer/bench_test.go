@@ -3,6 +3,7 @@ package deferred_test
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	deferred "github.com/twistgo/twist/defer"
@@ -109,27 +110,45 @@ type (
 
 var (
 	floorMu    sync.Mutex
+	floorSlot  atomic.Uint64
 	floorSinkD *floorDeferred
 	floorSinkS *floorSteps
 )
 
-// BenchmarkBaselineLockFloor: what "New + 10 callbacks + fire" cannot go
-// below while each AddCallback takes a lock and the chain makes two
-// allocations of a Deferred's sizes: the two allocations, ten uncontended
-// mutex round trips and ten calls, and nothing else.
-func BenchmarkBaselineLockFloor(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		floorSinkD, floorSinkS = &floorDeferred{}, &floorSteps{}
-		n := 0
-		for range chainLen {
-			floorMu.Lock()
-			floorMu.Unlock()
-			n, _ = inc(n)
+// BenchmarkBaselineFloor: what "New + 10 callbacks + fire" cannot go below
+// when the chain makes a Deferred's two allocations and each AddCallback
+// takes a lock ("lock": an uncontended mutex round trip) or, in a lock-free
+// design, one atomic compare-and-swap ("cas"): the allocations, ten of
+// those and ten calls, and nothing else.
+func BenchmarkBaselineFloor(b *testing.B) {
+	b.Run("lock", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			floorSinkD, floorSinkS = &floorDeferred{}, &floorSteps{}
+			n := 0
+			for range chainLen {
+				floorMu.Lock()
+				floorMu.Unlock()
+				n, _ = inc(n)
+			}
+			sink = n
 		}
-		sink = n
-	}
-	perStep(b, chainLen)
+		perStep(b, chainLen)
+	})
+	b.Run("cas", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			floorSinkD, floorSinkS = &floorDeferred{}, &floorSteps{}
+			n := 0
+			for i := range uint64(chainLen) {
+				floorSlot.CompareAndSwap(i, i+1)
+				n, _ = inc(n)
+			}
+			floorSlot.Store(0)
+			sink = n
+		}
+		perStep(b, chainLen)
+	})
 }
 
 // BenchmarkCallbacksFiredAtEnd: New, 10 callbacks, then Callback.
