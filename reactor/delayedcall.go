@@ -125,7 +125,7 @@ type timerQueue struct {
 
 type timerEntry = timerheap.Entry[*DelayedCall]
 
-func isLive(e timerEntry) bool { return e.Value.seq == e.Seq }
+func isLive(e *timerEntry) bool { return e.Value.seq == e.Seq }
 
 func (q *timerQueue) lock() {
 	if q.mu != nil {
@@ -183,7 +183,7 @@ func (q *timerQueue) popDue(now int64, limit uint64) (f func(), ok bool) {
 		if !due {
 			return nil, false
 		}
-		if !isLive(e) {
+		if !isLive(&e) {
 			q.heap.DropFirst()
 			q.stale--
 			continue
@@ -210,7 +210,7 @@ func (q *timerQueue) next() (when int64, ok bool) {
 func (q *timerQueue) pending() []*DelayedCall {
 	var live []timerEntry
 	for e := range q.heap.All() {
-		if isLive(e) {
+		if isLive(&e) {
 			live = append(live, e)
 		}
 	}

@@ -1,21 +1,27 @@
 // Package timerheap is the reactor's priority queue of timers, ordered by due
 // time and then by sequence number.
 //
-// It is a radix heap (Ahuja, Mehlhorn, Orlin and Tarjan, 1990). The key of the
-// last entry taken out is the floor; every other entry sits in the bucket
-// numbered by the highest bit in which its key differs from the floor, so every
-// entry of a bucket comes before every entry of a higher one. Pushing appends to
-// a bucket in O(1). Taking the first entry out scans the lowest bucket for its
-// minimum, makes that the floor and spreads the bucket over the buckets below:
-// an entry moves down at most once per bit of its key, in sequential passes with
-// few mispredicted branches. On 10⁵–10⁶ timers that is several times faster than
-// a 4-ary heap, whose every level is a cache miss and three unpredictable
-// comparisons.
+// It is a radix heap (Ahuja, Mehlhorn, Orlin and Tarjan, 1990) with 64-way
+// digits, as in Cherkassky, Goldberg and Silverstein's multi-level buckets. The
+// due time of the last entry taken out is the floor; every other entry sits in
+// the bucket named by the highest 6-bit digit in which its due time differs
+// from the floor's (its level) and by its own value of that digit, so every
+// entry of a bucket comes before every entry of a later one. Pushing appends to
+// a bucket in O(1). Taking the first entry out makes the lowest due time of the
+// first bucket the floor and spreads that bucket over the buckets below it: an
+// entry moves at most once per level (two or three times for timers due within
+// the next second), in sequential passes. On 10⁵–10⁶ timers that is several
+// times faster than a 4-ary heap, whose every level is a cache miss and three
+// unpredictable comparisons.
 //
-// A radix heap needs pushed keys to be no lower than the floor. Timers keep to
-// that (a call is scheduled at now or later, and only calls due by now are taken
-// out), except for a call moved to before the last one taken out; such entries
-// go to a small binary heap that is served first.
+// Entries due at the same time always share a bucket, and buckets keep the
+// order of their entries, so entries pushed in increasing Seq order come out in
+// it among equal due times without comparing Seqs.
+//
+// A radix heap needs pushed due times to be no lower than the floor. Timers keep
+// to that (a call is scheduled at now or later, and only calls due by now are
+// taken out), except for a call moved to before the last one taken out; such
+// entries go to a small binary heap that is served first.
 //
 // Entries are never removed from the middle: the owner recognises stale entries
 // when they come first, and sweeps them out with [Heap.Filter] when they pile up.
@@ -31,7 +37,7 @@ import (
 
 // Entry is one queued timer, carrying its owner's Value. When and Seq are its
 // key: lower When first, and among equal When the lower Seq (the earlier
-// scheduled) first. Keys are unique: no two entries share a Seq.
+// scheduled) first. Entries are pushed in increasing Seq order.
 type Entry[T any] struct {
 	When  int64 // due time, in nanoseconds on the owner's clock
 	Seq   uint64
@@ -46,9 +52,10 @@ func (e *Entry[T]) less(f *Entry[T]) bool {
 }
 
 const (
-	// nBuckets is one bucket per bit of the 128-bit key (When, then Seq), plus
-	// bucket 0 for the key equal to the floor.
-	nBuckets = 129
+	digitBits = 6
+	radix     = 1 << digitBits
+	nLevels   = (64 + digitBits - 1) / digitBits
+	nBuckets  = nLevels * radix
 	// idleCap is the largest array an empty bucket keeps for reuse: enough for a
 	// steady trickle of timers not to allocate, small enough that a burst's
 	// arrays go back to the garbage collector.
@@ -60,13 +67,22 @@ const (
 
 // Heap is a priority queue of timer entries. The zero value is an empty heap.
 type Heap[T any] struct {
-	buckets  [nBuckets][]Entry[T]
-	minWhen  [nBuckets]int64 // the lowest When in each non-empty bucket
-	nonEmpty [(nBuckets + 63) / 64]uint64
-	floor    Entry[T]   // the key of the last entry taken out (Value unused)
+	buckets [nBuckets]bucket[T] // level l's bucket for digit d is l*radix+d
+	// levels has bit l set when level l has an entry; nonEmpty[l] has bit d set
+	// when its bucket for digit d has one.
+	levels   uint16
+	nonEmpty [nLevels]uint64
+	floor    int64      // the due time of the last entry taken out
+	head     []Entry[T] // the entries due at floor, in Seq order, from headPos
+	headPos  int
 	early    []Entry[T] // binary min-heap of entries pushed below the floor
 	n        int
 	held     int // the buckets' total capacity
+}
+
+type bucket[T any] struct {
+	es      []Entry[T]
+	minWhen int64 // the lowest When of es, when es is not empty
 }
 
 // Len returns the number of entries.
@@ -75,38 +91,46 @@ func (h *Heap[T]) Len() int { return h.n }
 // Cap returns the number of entries the heap's arrays can hold without growing
 // (for tests of memory release).
 func (h *Heap[T]) Cap() int {
-	return cap(h.early) + h.held
+	return cap(h.early) + cap(h.head) + h.held
 }
 
 // Push queues e.
 func (h *Heap[T]) Push(e Entry[T]) {
 	h.n++
-	if e.less(&h.floor) {
+	if e.When < h.floor {
 		h.pushEarly(e)
 		return
 	}
 	h.add(e)
 }
 
-// add puts e, which is not below the floor, in its bucket.
+// ordered maps a due time to a key whose unsigned order is the due times'
+// signed order, so that digits compare as due times do.
+func ordered(when int64) uint64 { return uint64(when) ^ 1<<63 }
+
+// add puts e, which is not below the floor, in its bucket: the head if it is
+// due at the floor, otherwise the bucket of the highest digit in which its due
+// time differs from the floor's.
 func (h *Heap[T]) add(e Entry[T]) {
-	var b int
-	if d := uint64(e.When ^ h.floor.When); d != 0 {
-		b = 64 + bits.Len64(d)
+	d := ordered(e.When) ^ ordered(h.floor)
+	if d == 0 {
+		h.head = append(h.head, e)
+		return
+	}
+	l := (bits.Len64(d) - 1) / digitBits
+	digit := (ordered(e.When) >> (l * digitBits)) % radix
+	bk := &h.buckets[l*radix+int(digit)]
+	if len(bk.es) == 0 {
+		h.levels |= 1 << l
+		h.nonEmpty[l] |= 1 << digit
+		bk.minWhen = e.When
 	} else {
-		b = bits.Len64(e.Seq ^ h.floor.Seq)
+		bk.minWhen = min(bk.minWhen, e.When)
 	}
-	if len(h.buckets[b]) == 0 {
-		h.nonEmpty[b/64] |= 1 << (b % 64)
-		h.minWhen[b] = e.When
-	} else {
-		h.minWhen[b] = min(h.minWhen[b], e.When)
+	if len(bk.es) == cap(bk.es) {
+		bk.es = h.grow(bk.es)
 	}
-	es := h.buckets[b]
-	if len(es) == cap(es) {
-		es = h.grow(es)
-	}
-	h.buckets[b] = append(es, e)
+	bk.es = append(bk.es, e)
 }
 
 // grow returns es with room for twice as many entries (doubling, rather than
@@ -119,32 +143,44 @@ func (h *Heap[T]) grow(es []Entry[T]) []Entry[T] {
 	return es
 }
 
-// lowest returns the lowest non-empty bucket, or -1.
+// lowest returns the index of the first non-empty bucket, or -1.
 func (h *Heap[T]) lowest() int {
-	for w, m := range h.nonEmpty {
-		if m != 0 {
-			return w*64 + bits.TrailingZeros64(m)
-		}
+	if h.levels == 0 {
+		return -1
 	}
-	return -1
+	l := bits.TrailingZeros16(h.levels)
+	return l*radix + bits.TrailingZeros64(h.nonEmpty[l])
+}
+
+// markEmpty records that bucket b has no entries.
+func (h *Heap[T]) markEmpty(b int) {
+	l := b / radix
+	h.nonEmpty[l] &^= 1 << (b % radix)
+	if h.nonEmpty[l] == 0 {
+		h.levels &^= 1 << l
+	}
 }
 
 // NextWhen returns the due time of the first entry; ok is false when the heap is
 // empty.
 func (h *Heap[T]) NextWhen() (when int64, ok bool) {
-	if len(h.early) > 0 {
+	switch {
+	case len(h.early) > 0:
 		return h.early[0].When, true
+	case h.headPos < len(h.head):
+		return h.floor, true
 	}
 	b := h.lowest()
 	if b < 0 {
 		return 0, false
 	}
-	return h.minWhen[b], true
+	return h.buckets[b].minWhen, true
 }
 
 // FirstDue returns the first entry if it is due at now (its When is at most
 // now); ok is false otherwise. Now must not be ahead of the owner's clock: the
-// first entry becomes the floor, and later pushes are expected not to go below it.
+// first entry's due time becomes the floor, and later pushes are expected not to
+// go below it.
 func (h *Heap[T]) FirstDue(now int64) (e Entry[T], ok bool) {
 	if len(h.early) > 0 {
 		if h.early[0].When > now {
@@ -152,14 +188,17 @@ func (h *Heap[T]) FirstDue(now int64) (e Entry[T], ok bool) {
 		}
 		return h.early[0], true
 	}
-	b := h.lowest()
-	if b < 0 || h.minWhen[b] > now {
-		return e, false
-	}
-	if b != 0 {
+	if h.headPos == len(h.head) {
+		b := h.lowest()
+		if b < 0 || h.buckets[b].minWhen > now {
+			return e, false
+		}
 		h.settle(b)
 	}
-	return h.buckets[0][0], true
+	if h.floor > now {
+		return e, false
+	}
+	return h.head[h.headPos], true
 }
 
 // DropFirst removes the entry the last FirstDue returned. No Push may come
@@ -170,28 +209,28 @@ func (h *Heap[T]) DropFirst() {
 		h.popEarly()
 		return
 	}
-	h.buckets[0][0] = Entry[T]{}
-	h.buckets[0] = h.buckets[0][:0]
-	h.nonEmpty[0] &^= 1
+	h.head[h.headPos] = Entry[T]{}
+	h.headPos++
+	if h.headPos == len(h.head) {
+		h.head = shrink(h.head[:0])
+		h.headPos = 0
+	}
 }
 
-// settle makes the minimum of bucket b, the lowest non-empty one, the floor, and
-// spreads the bucket over the buckets below it; the minimum lands in bucket 0.
+// settle makes the lowest due time of bucket b, the first non-empty one, the
+// floor, and spreads the bucket over the buckets below it; the entries due at
+// the new floor land in the head, in the order they had in b.
 func (h *Heap[T]) settle(b int) {
-	es := h.buckets[b]
-	m := 0
-	for i := 1; i < len(es); i++ {
-		if es[i].less(&es[m]) {
-			m = i
-		}
-	}
-	h.floor = Entry[T]{When: es[m].When, Seq: es[m].Seq}
-	h.nonEmpty[b/64] &^= 1 << (b % 64)
+	bk := &h.buckets[b]
+	es := bk.es
+	h.floor = bk.minWhen
+	h.markEmpty(b)
+	bk.es = nil
 	for i := range es {
-		h.add(es[i]) // always to a bucket below b
+		h.add(es[i]) // always to a bucket below b, or the head
 	}
 	clear(es)
-	h.buckets[b] = es[:0] // kept: later spreads refill the buckets below
+	bk.es = es[:0] // kept: later spreads refill the buckets below
 	if h.held > 16*h.n+trimSlack {
 		h.trim()
 	}
@@ -202,26 +241,39 @@ func (h *Heap[T]) settle(b int) {
 func (h *Heap[T]) trim() {
 	h.held = 0
 	for b := range h.buckets {
-		h.buckets[b] = shrink(h.buckets[b])
-		h.held += cap(h.buckets[b])
+		bk := &h.buckets[b]
+		bk.es = shrink(bk.es)
+		h.held += cap(bk.es)
 	}
 }
 
-// Filter removes the entries for which keep returns false.
-func (h *Heap[T]) Filter(keep func(Entry[T]) bool) {
-	for w := range h.nonEmpty {
-		for m := h.nonEmpty[w]; m != 0; m &= m - 1 {
-			b := w*64 + bits.TrailingZeros64(m)
-			kept, lo := filter(h.buckets[b], keep)
-			h.n -= len(h.buckets[b]) - len(kept)
-			h.minWhen[b] = lo
+// Filter removes the entries for which keep returns false. Keep may change an
+// entry's Value, not its key.
+func (h *Heap[T]) Filter(keep func(*Entry[T]) bool) {
+	for l := range h.nonEmpty {
+		for m := h.nonEmpty[l]; m != 0; m &= m - 1 {
+			b := l*radix + bits.TrailingZeros64(m)
+			bk := &h.buckets[b]
+			kept, lo := filter(bk.es, keep)
+			h.n -= len(bk.es) - len(kept)
+			bk.minWhen = lo
+			h.held -= cap(bk.es)
+			bk.es = shrink(kept)
 			if len(kept) == 0 {
-				h.nonEmpty[w] &^= 1 << (b % 64)
+				h.markEmpty(b)
+				bk.es = nil
 			}
-			h.held -= cap(h.buckets[b])
-			h.buckets[b] = shrink(kept)
-			h.held += cap(h.buckets[b])
+			h.held += cap(bk.es)
 		}
+	}
+	if h.headPos < len(h.head) {
+		live := h.head[h.headPos:]
+		kept, _ := filter(live, keep)
+		h.n -= len(live) - len(kept)
+		k := copy(h.head, kept)
+		clear(h.head[k:])
+		h.head = shrink(h.head[:k])
+		h.headPos = 0
 	}
 	if len(h.early) > 0 {
 		kept, _ := filter(h.early, keep)
@@ -233,14 +285,14 @@ func (h *Heap[T]) Filter(keep func(Entry[T]) bool) {
 	}
 }
 
-// filter keeps es's entries that pass keep, in place, and returns them with
-// their lowest When.
-func filter[T any](es []Entry[T], keep func(Entry[T]) bool) (kept []Entry[T], lo int64) {
+// filter keeps es's entries that pass keep, in place and in order, and returns
+// them with their lowest When.
+func filter[T any](es []Entry[T], keep func(*Entry[T]) bool) (kept []Entry[T], lo int64) {
 	kept, lo = es[:0], math.MaxInt64
-	for _, e := range es {
-		if keep(e) {
-			kept = append(kept, e)
-			lo = min(lo, e.When)
+	for i := range es {
+		if keep(&es[i]) {
+			kept = append(kept, es[i])
+			lo = min(lo, es[i].When)
 		}
 	}
 	clear(es[len(kept):])
@@ -270,8 +322,13 @@ func (h *Heap[T]) All() iter.Seq[Entry[T]] {
 				return
 			}
 		}
-		for _, es := range h.buckets {
-			for _, e := range es {
+		for _, e := range h.head[h.headPos:] {
+			if !yield(e) {
+				return
+			}
+		}
+		for _, bk := range h.buckets {
+			for _, e := range bk.es {
 				if !yield(e) {
 					return
 				}

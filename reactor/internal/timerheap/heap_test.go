@@ -62,6 +62,10 @@ func TestHeapMatchesASortedModel(t *testing.T) {
 				when = now - rng.Int64N(2000) // below the floor
 			case 2:
 				when = math.MinInt64 + rng.Int64N(10)
+			case 3:
+				when = now + rng.Int64N(1<<50) // far levels
+			case 4:
+				when = math.MaxInt64 - rng.Int64N(10)
 			}
 			e := Entry[int]{When: when, Seq: seq, Value: int(seq)}
 			h.Push(e)
@@ -69,9 +73,9 @@ func TestHeapMatchesASortedModel(t *testing.T) {
 		}
 		if round%50 == 49 {
 			drop := rng.Uint64()
-			keep := func(e Entry[int]) bool { return (e.Seq^drop)%3 != 0 }
+			keep := func(e *Entry[int]) bool { return (e.Seq^drop)%3 != 0 }
 			h.Filter(keep)
-			m = slices.DeleteFunc(m, func(e Entry[int]) bool { return !keep(e) })
+			m = slices.DeleteFunc(m, func(e Entry[int]) bool { return !keep(&e) })
 		}
 		require.Equal(t, len(m), h.Len())
 		s := m.sorted()
@@ -100,8 +104,9 @@ func TestHeapFirstDueWaitsForNow(t *testing.T) {
 	var h Heap[int]
 	a := Entry[int]{When: 5, Seq: 1}
 	b := Entry[int]{When: 5, Seq: 7}
-	h.Push(b)
+	h.Push(Entry[int]{When: 9, Seq: 0}) // pushed first, due last
 	h.Push(a)
+	h.Push(b)
 	_, ok := h.FirstDue(4)
 	assert.False(t, ok, "not due yet")
 	got, ok := h.FirstDue(5)
@@ -114,7 +119,9 @@ func TestHeapFirstDueWaitsForNow(t *testing.T) {
 	got, _ = h.FirstDue(5)
 	assert.Equal(t, b, got)
 	h.DropFirst()
-	assert.Zero(t, h.Len())
+	_, ok = h.FirstDue(5)
+	assert.False(t, ok)
+	assert.Equal(t, 1, h.Len())
 }
 
 func TestHeapAllYieldsEveryEntry(t *testing.T) {
@@ -147,7 +154,7 @@ func TestHeapGivesMemoryBack(t *testing.T) {
 	for i := range 100000 {
 		h.Push(Entry[int]{When: int64(i), Seq: uint64(i + 1)})
 	}
-	h.Filter(func(e Entry[int]) bool { return e.Seq%1000 == 0 })
+	h.Filter(func(e *Entry[int]) bool { return e.Seq%1000 == 0 })
 	assert.Equal(t, 100, h.Len())
 	assert.LessOrEqual(t, h.Cap(), 1000, "a quarter-full bucket shrinks")
 	popAll(t, &h, math.MaxInt64)
@@ -162,7 +169,7 @@ func TestHeapGivesMemoryBack(t *testing.T) {
 	for i := range 100000 {
 		h.Push(Entry[int]{When: int64(i), Seq: uint64(i + 1)})
 	}
-	h.Filter(func(Entry[int]) bool { return false })
+	h.Filter(func(*Entry[int]) bool { return false })
 	assert.Zero(t, h.Len())
 	assert.LessOrEqual(t, h.Cap(), idleCap*nBuckets)
 }
