@@ -257,12 +257,11 @@ func (h *Heap[T]) Filter(keep func(*Entry[T]) bool) {
 			kept, lo := filter(bk.es, keep)
 			h.n -= len(bk.es) - len(kept)
 			bk.minWhen = lo
-			h.held -= cap(bk.es)
-			bk.es = shrink(kept)
 			if len(kept) == 0 {
 				h.markEmpty(b)
-				bk.es = nil
 			}
+			h.held -= cap(bk.es)
+			bk.es = shrink(kept)
 			h.held += cap(bk.es)
 		}
 	}
