@@ -111,13 +111,13 @@ func (dc *DelayedCall) inactiveErr() error {
 // its loop goroutine only.
 //
 // Cancelling or moving a call leaves its entry in the heap, stale; stale
-// entries are dropped when they come first, and swept out all at once when they
+// entries are dropped when they come due, and swept out all at once when they
 // outnumber the live ones, so that cancelling costs O(1) and the memory of
 // cancelled calls stays within twice that of the live ones.
 type timerQueue struct {
 	heap     timerheap.Heap[*DelayedCall]
 	seq      uint64
-	stale    int // entries in heap whose call was cancelled or moved
+	live     int // entries in heap whose call is active; the others are stale
 	base     time.Time
 	nanotime func() int64
 	mu       *sync.Mutex
@@ -147,6 +147,7 @@ func (q *timerQueue) schedule(delay time.Duration, f func()) *DelayedCall {
 	q.seq++
 	dc := &DelayedCall{f: f, q: q, when: addSat(q.nanotime(), delay), seq: q.seq}
 	q.heap.Push(timerEntry{When: dc.when, Seq: dc.seq, Value: dc})
+	q.live++
 	return dc
 }
 
@@ -157,16 +158,16 @@ func (q *timerQueue) move(dc *DelayedCall, when int64) {
 	dc.seq = q.seq
 	dc.when = when
 	q.heap.Push(timerEntry{When: when, Seq: dc.seq, Value: dc})
+	q.live++
 	q.discard()
 }
 
-// discard counts one more stale entry, and sweeps them out once they are the
-// majority.
+// discard counts one more stale entry, and sweeps the stale entries out once
+// they are the majority.
 func (q *timerQueue) discard() {
-	q.stale++
-	if q.stale > q.heap.Len()-q.stale {
+	q.live--
+	if q.heap.Len()-q.live > q.live {
 		q.heap.Filter(isLive)
-		q.stale = 0
 	}
 }
 
@@ -179,19 +180,19 @@ func (q *timerQueue) limit() uint64 { return q.seq + 1 }
 // holds the lock.
 func (q *timerQueue) popDue(now int64, limit uint64) (f func(), ok bool) {
 	for {
-		e, due := q.heap.FirstDue(now)
+		e, due := q.heap.FirstDue(now, isLive)
 		if !due {
 			return nil, false
 		}
-		if !isLive(&e) {
+		if !isLive(&e) { // cancelled or moved since the heap checked, if it did
 			q.heap.DropFirst()
-			q.stale--
 			continue
 		}
 		if e.Seq >= limit {
 			return nil, false
 		}
 		q.heap.DropFirst()
+		q.live--
 		dc := e.Value
 		dc.seq |= calledFlag
 		f, dc.f = dc.f, nil

@@ -3,16 +3,22 @@
 //
 // It is a radix heap (Ahuja, Mehlhorn, Orlin and Tarjan, 1990) with 64-way
 // digits, as in Cherkassky, Goldberg and Silverstein's multi-level buckets. The
-// due time of the last entry taken out is the floor; every other entry sits in
-// the bucket named by the highest 6-bit digit in which its due time differs
-// from the floor's (its level) and by its own value of that digit, so every
-// entry of a bucket comes before every entry of a later one. Pushing appends to
-// a bucket in O(1). Taking the first entry out makes the lowest due time of the
-// first bucket the floor and spreads that bucket over the buckets below it: an
-// entry moves at most once per level (two or three times for timers due within
-// the next second), in sequential passes. On 10⁵–10⁶ timers that is several
-// times faster than a 4-ary heap, whose every level is a cache miss and three
-// unpredictable comparisons.
+// due time of the last entry gathered for taking out (see below) is the floor;
+// every later entry sits in the bucket named by the highest 6-bit digit in
+// which its due time differs from the floor's (its level) and by its own value
+// of that digit, so every entry of a bucket comes before every entry of a later
+// one. Pushing appends to
+// a bucket in O(1). When the first bucket is due, it is spread over the buckets
+// below it, with its lowest due time as the new floor: an entry moves at most
+// once per level (two or three times for timers due within the next second), in
+// sequential passes. A bucket of the lowest level holds a single due time; the
+// due ones are gathered, in order, into the run that entries are taken from. On
+// 10⁵–10⁶ timers that is several times faster than a 4-ary heap, whose every
+// level is a cache miss and three unpredictable comparisons.
+//
+// While gathering the run, the heap drops the entries its owner's keep function
+// rejects (those of cancelled timers), checking the whole run in one pass: the
+// owner's checks then miss the cache together rather than one by one.
 //
 // Entries due at the same time always share a bucket, and buckets keep the
 // order of their entries, so entries pushed in increasing Seq order come out in
@@ -21,10 +27,11 @@
 // A radix heap needs pushed due times to be no lower than the floor. Timers keep
 // to that (a call is scheduled at now or later, and only calls due by now are
 // taken out), except for a call moved to before the last one taken out; such
-// entries go to a small binary heap that is served first.
+// entries go to a small binary heap, merged with the run.
 //
-// Entries are never removed from the middle: the owner recognises stale entries
-// when they come first, and sweeps them out with [Heap.Filter] when they pile up.
+// Entries are never removed from the middle: stale entries are dropped when
+// gathered or by the owner when they come first, and swept out with
+// [Heap.Filter] when they pile up.
 // A Heap is not safe for concurrent use; its owner serialises access.
 package timerheap
 
@@ -72,9 +79,9 @@ type Heap[T any] struct {
 	// when its bucket for digit d has one.
 	levels   uint16
 	nonEmpty [nLevels]uint64
-	floor    int64      // the due time of the last entry taken out
-	head     []Entry[T] // the entries due at floor, in Seq order, from headPos
-	headPos  int
+	floor    int64      // the due time of the run's last entry
+	run      []Entry[T] // due entries gathered in order, from runPos on
+	runPos   int
 	early    []Entry[T] // binary min-heap of entries pushed below the floor
 	n        int
 	held     int // the buckets' total capacity
@@ -91,7 +98,7 @@ func (h *Heap[T]) Len() int { return h.n }
 // Cap returns the number of entries the heap's arrays can hold without growing
 // (for tests of memory release).
 func (h *Heap[T]) Cap() int {
-	return cap(h.early) + cap(h.head) + h.held
+	return cap(h.early) + cap(h.run) + h.held
 }
 
 // Push queues e.
@@ -108,13 +115,13 @@ func (h *Heap[T]) Push(e Entry[T]) {
 // signed order, so that digits compare as due times do.
 func ordered(when int64) uint64 { return uint64(when) ^ 1<<63 }
 
-// add puts e, which is not below the floor, in its bucket: the head if it is
-// due at the floor, otherwise the bucket of the highest digit in which its due
-// time differs from the floor's.
+// add puts e, which is not below the floor, in its bucket: the end of the run
+// if it is due at the floor, otherwise the bucket of the highest digit in which
+// its due time differs from the floor's.
 func (h *Heap[T]) add(e Entry[T]) {
 	d := ordered(e.When) ^ ordered(h.floor)
 	if d == 0 {
-		h.head = append(h.head, e)
+		h.run = append(h.run, e)
 		return
 	}
 	l := (bits.Len64(d) - 1) / digitBits
@@ -165,10 +172,10 @@ func (h *Heap[T]) markEmpty(b int) {
 // empty.
 func (h *Heap[T]) NextWhen() (when int64, ok bool) {
 	switch {
-	case len(h.early) > 0:
+	case h.earlyFirst():
 		return h.early[0].When, true
-	case h.headPos < len(h.head):
-		return h.floor, true
+	case h.runPos < len(h.run):
+		return h.run[h.runPos].When, true
 	}
 	b := h.lowest()
 	if b < 0 {
@@ -177,49 +184,91 @@ func (h *Heap[T]) NextWhen() (when int64, ok bool) {
 	return h.buckets[b].minWhen, true
 }
 
+// earlyFirst reports whether the first entry is in the early heap.
+func (h *Heap[T]) earlyFirst() bool {
+	return len(h.early) > 0 && (h.runPos == len(h.run) || h.early[0].less(&h.run[h.runPos]))
+}
+
 // FirstDue returns the first entry if it is due at now (its When is at most
-// now); ok is false otherwise. Now must not be ahead of the owner's clock: the
-// first entry's due time becomes the floor, and later pushes are expected not to
-// go below it.
-func (h *Heap[T]) FirstDue(now int64) (e Entry[T], ok bool) {
-	if len(h.early) > 0 {
-		if h.early[0].When > now {
-			return e, false
-		}
-		return h.early[0], true
+// now); ok is false otherwise. Entries for which keep (if not nil) returns false
+// may be dropped unseen first. Now must not be ahead of the owner's clock: due
+// times up to now become the floor, and later pushes are expected not to go
+// below it.
+func (h *Heap[T]) FirstDue(now int64, keep func(*Entry[T]) bool) (e Entry[T], ok bool) {
+	if h.runPos == len(h.run) {
+		h.gather(now, keep)
 	}
-	if h.headPos == len(h.head) {
-		b := h.lowest()
-		if b < 0 || h.buckets[b].minWhen > now {
-			return e, false
-		}
-		h.settle(b)
-	}
-	if h.floor > now {
+	switch {
+	case h.earlyFirst():
+		e = h.early[0]
+	case h.runPos < len(h.run):
+		e = h.run[h.runPos]
+	default:
 		return e, false
 	}
-	return h.head[h.headPos], true
+	return e, e.When <= now
 }
 
 // DropFirst removes the entry the last FirstDue returned. No Push may come
 // between the two.
 func (h *Heap[T]) DropFirst() {
 	h.n--
-	if len(h.early) > 0 {
+	if h.earlyFirst() {
 		h.popEarly()
 		return
 	}
-	h.head[h.headPos] = Entry[T]{}
-	h.headPos++
-	if h.headPos == len(h.head) {
-		h.head = shrink(h.head[:0])
-		h.headPos = 0
+	h.run[h.runPos] = Entry[T]{}
+	h.runPos++
+	if h.runPos == len(h.run) {
+		h.run, h.runPos = h.run[:0], 0
+		if cap(h.run) > 4*runMax {
+			h.run = nil // a burst of timers due at once has gone
+		}
 	}
+}
+
+// runMax is how many entries gather collects at most, beyond those of the
+// bucket it spreads or takes last.
+const runMax = 256
+
+// gather refills the empty run with the entries due at now, in order, up to
+// about runMax of them, dropping those keep rejects.
+func (h *Heap[T]) gather(now int64, keep func(*Entry[T]) bool) {
+	for len(h.run) == 0 {
+		for len(h.run) < runMax {
+			b := h.lowest()
+			if b < 0 || h.buckets[b].minWhen > now {
+				break
+			}
+			if b >= radix {
+				h.settle(b) // the entries due at the new floor join the run
+			} else {
+				h.take(b)
+			}
+		}
+		if len(h.run) == 0 || keep == nil {
+			return
+		}
+		kept, _ := filter(h.run, keep) // in one pass, for the owner's cache misses to overlap
+		h.n -= len(h.run) - len(kept)
+		h.run = kept
+	}
+}
+
+// take appends bucket b, of the lowest level, to the run: its entries share
+// one due time, which becomes the floor.
+func (h *Heap[T]) take(b int) {
+	bk := &h.buckets[b]
+	h.floor = bk.minWhen
+	h.markEmpty(b)
+	h.run = append(h.run, bk.es...)
+	clear(bk.es)
+	bk.es = bk.es[:0]
 }
 
 // settle makes the lowest due time of bucket b, the first non-empty one, the
 // floor, and spreads the bucket over the buckets below it; the entries due at
-// the new floor land in the head, in the order they had in b.
+// the new floor join the run, in the order they had in b.
 func (h *Heap[T]) settle(b int) {
 	bk := &h.buckets[b]
 	es := bk.es
@@ -227,7 +276,7 @@ func (h *Heap[T]) settle(b int) {
 	h.markEmpty(b)
 	bk.es = nil
 	for i := range es {
-		h.add(es[i]) // always to a bucket below b, or the head
+		h.add(es[i]) // always to a bucket below b, or the run
 	}
 	clear(es)
 	bk.es = es[:0] // kept: later spreads refill the buckets below
@@ -265,14 +314,14 @@ func (h *Heap[T]) Filter(keep func(*Entry[T]) bool) {
 			h.held += cap(bk.es)
 		}
 	}
-	if h.headPos < len(h.head) {
-		live := h.head[h.headPos:]
+	if h.runPos < len(h.run) {
+		live := h.run[h.runPos:]
 		kept, _ := filter(live, keep)
 		h.n -= len(live) - len(kept)
-		k := copy(h.head, kept)
-		clear(h.head[k:])
-		h.head = shrink(h.head[:k])
-		h.headPos = 0
+		k := copy(h.run, kept)
+		clear(h.run[k:])
+		h.run = shrink(h.run[:k])
+		h.runPos = 0
 	}
 	if len(h.early) > 0 {
 		kept, _ := filter(h.early, keep)
@@ -321,7 +370,7 @@ func (h *Heap[T]) All() iter.Seq[Entry[T]] {
 				return
 			}
 		}
-		for _, e := range h.head[h.headPos:] {
+		for _, e := range h.run[h.runPos:] {
 			if !yield(e) {
 				return
 			}

@@ -33,7 +33,7 @@ func popAll(t *testing.T, h *Heap[int], now int64) []Entry[int] {
 	t.Helper()
 	var out []Entry[int]
 	for {
-		e, ok := h.FirstDue(now)
+		e, ok := h.FirstDue(now, nil)
 		if !ok {
 			return out
 		}
@@ -107,19 +107,19 @@ func TestHeapFirstDueWaitsForNow(t *testing.T) {
 	h.Push(Entry[int]{When: 9, Seq: 0}) // pushed first, due last
 	h.Push(a)
 	h.Push(b)
-	_, ok := h.FirstDue(4)
+	_, ok := h.FirstDue(4, nil)
 	assert.False(t, ok, "not due yet")
-	got, ok := h.FirstDue(5)
+	got, ok := h.FirstDue(5, nil)
 	require.True(t, ok)
 	assert.Equal(t, a, got)
-	got, ok = h.FirstDue(5)
+	got, ok = h.FirstDue(5, nil)
 	require.True(t, ok)
 	assert.Equal(t, a, got, "FirstDue does not remove")
 	h.DropFirst()
-	got, _ = h.FirstDue(5)
+	got, _ = h.FirstDue(5, nil)
 	assert.Equal(t, b, got)
 	h.DropFirst()
-	_, ok = h.FirstDue(5)
+	_, ok = h.FirstDue(5, nil)
 	assert.False(t, ok)
 	assert.Equal(t, 1, h.Len())
 }
@@ -129,7 +129,7 @@ func TestHeapAllYieldsEveryEntry(t *testing.T) {
 	for i := range 100 {
 		h.Push(Entry[int]{When: int64(i % 7), Seq: uint64(i + 1), Value: i})
 	}
-	h.FirstDue(3) // spread some entries over the buckets
+	h.FirstDue(3, nil) // spread some entries over the buckets
 	h.DropFirst()
 	h.Push(Entry[int]{When: -1, Seq: 1000, Value: 1000}) // below the floor
 	var got []int
@@ -172,4 +172,37 @@ func TestHeapGivesMemoryBack(t *testing.T) {
 	h.Filter(func(*Entry[int]) bool { return false })
 	assert.Zero(t, h.Len())
 	assert.LessOrEqual(t, h.Cap(), idleCap*nBuckets)
+}
+
+func TestHeapFirstDueDropsWhatKeepRejects(t *testing.T) {
+	var h Heap[int]
+	for i := range 1000 {
+		h.Push(Entry[int]{When: int64(1 + i%100), Seq: uint64(i + 1), Value: i})
+	}
+	odd := func(e *Entry[int]) bool { return e.Value%2 == 1 }
+	var got []int
+	seenEven := 0
+	for {
+		e, ok := h.FirstDue(math.MaxInt64, odd)
+		if !ok {
+			break
+		}
+		h.DropFirst()
+		if !odd(&e) {
+			seenEven++ // allowed: keep is a hint
+			continue
+		}
+		got = append(got, e.Value)
+	}
+	assert.Zero(t, h.Len())
+	assert.Zero(t, seenEven, "every rejected entry was gathered, and dropped, unseen")
+	var want []int
+	for w := 1; w <= 100; w++ {
+		for i := range 1000 {
+			if 1+i%100 == w && i%2 == 1 {
+				want = append(want, i)
+			}
+		}
+	}
+	assert.Equal(t, want, got)
 }
