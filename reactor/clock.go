@@ -10,8 +10,8 @@ import (
 // run on the goroutine that called Advance. It keeps the reactor's ordering rules
 // — time order, equal times in scheduling order, and a call scheduled by a call
 // during an Advance (even with delay 0) waits for the next Advance — at an amortised
-// cost per call of at most one move per bit of its due time (a radix heap), not
-// Twisted's O(n).
+// cost per call of at most one move per 6-bit digit of its due time (a radix
+// heap), not Twisted's O(n).
 //
 // A Clock and its DelayedCalls are safe for concurrent use; the scheduled
 // functions run without the Clock's lock held, so they may use the Clock. A panic
