@@ -39,7 +39,6 @@ import (
 	"iter"
 	"math"
 	"math/bits"
-	"slices"
 )
 
 // Entry is one queued timer, carrying its owner's Value. When and Seq are its
@@ -63,12 +62,12 @@ const (
 	radix     = 1 << digitBits
 	nLevels   = (64 + digitBits - 1) / digitBits
 	nBuckets  = nLevels * radix
-	// idleCap is the largest array an empty bucket keeps for reuse: enough for a
-	// steady trickle of timers not to allocate, small enough that a burst's
-	// arrays go back to the garbage collector.
+	// idleCap is the largest array the run or the early heap keeps for reuse
+	// when empty: enough for a steady trickle of timers not to allocate, small
+	// enough that a burst's arrays go back to the garbage collector.
 	idleCap = 32
-	// trimSlack is how many entries the buckets may hold room for, beyond
-	// sixteen times their entries, before a spread gives memory back.
+	// trimSlack is how many entries the recycled blocks may hold room for,
+	// beyond sixteen times the heap's entries, before a spread gives them back.
 	trimSlack = 1 << 16
 )
 
@@ -84,12 +83,9 @@ type Heap[T any] struct {
 	runPos   int
 	early    []Entry[T] // binary min-heap of entries pushed below the floor
 	n        int
-	held     int // the buckets' total capacity
-}
-
-type bucket[T any] struct {
-	es      []Entry[T]
-	minWhen int64 // the lowest When of es, when es is not empty
+	free     *block[T] // recycled blocks, nFree of them
+	nFree    int
+	blocks   int // blocks allocated and not given back
 }
 
 // Len returns the number of entries.
@@ -98,7 +94,7 @@ func (h *Heap[T]) Len() int { return h.n }
 // Cap returns the number of entries the heap's arrays can hold without growing
 // (for tests of memory release).
 func (h *Heap[T]) Cap() int {
-	return cap(h.early) + cap(h.run) + h.held
+	return cap(h.early) + cap(h.run) + h.blocks*blockLen
 }
 
 // Push queues e.
@@ -127,27 +123,14 @@ func (h *Heap[T]) add(e Entry[T]) {
 	l := (bits.Len64(d) - 1) / digitBits
 	digit := (ordered(e.When) >> (l * digitBits)) % radix
 	bk := &h.buckets[l*radix+int(digit)]
-	if len(bk.es) == 0 {
+	if bk.empty() {
 		h.levels |= 1 << l
 		h.nonEmpty[l] |= 1 << digit
 		bk.minWhen = e.When
 	} else {
 		bk.minWhen = min(bk.minWhen, e.When)
 	}
-	if len(bk.es) == cap(bk.es) {
-		bk.es = h.grow(bk.es)
-	}
-	bk.es = append(bk.es, e)
-}
-
-// grow returns es with room for twice as many entries (doubling, rather than
-// append's 1.25x for large slices: fewer copies while a burst of timers is
-// scheduled or spread).
-func (h *Heap[T]) grow(es []Entry[T]) []Entry[T] {
-	h.held -= cap(es)
-	es = slices.Grow(es, max(len(es), 8))
-	h.held += cap(es)
-	return es
+	h.push(bk, e)
 }
 
 // lowest returns the index of the first non-empty bucket, or -1.
@@ -261,9 +244,7 @@ func (h *Heap[T]) take(b int) {
 	bk := &h.buckets[b]
 	h.floor = bk.minWhen
 	h.markEmpty(b)
-	h.run = append(h.run, bk.es...)
-	clear(bk.es)
-	bk.es = bk.es[:0]
+	h.drain(bk, func(es []Entry[T]) { h.run = append(h.run, es...) })
 }
 
 // settle makes the lowest due time of bucket b, the first non-empty one, the
@@ -271,28 +252,15 @@ func (h *Heap[T]) take(b int) {
 // the new floor join the run, in the order they had in b.
 func (h *Heap[T]) settle(b int) {
 	bk := &h.buckets[b]
-	es := bk.es
 	h.floor = bk.minWhen
 	h.markEmpty(b)
-	bk.es = nil
-	for i := range es {
-		h.add(es[i]) // always to a bucket below b, or the run
-	}
-	clear(es)
-	bk.es = es[:0] // kept: later spreads refill the buckets below
-	if h.held > 16*h.n+trimSlack {
-		h.trim()
-	}
-}
-
-// trim gives back the memory of a burst that has drained: the arrays of empty
-// buckets beyond idleCap, and the unused three quarters of the others.
-func (h *Heap[T]) trim() {
-	h.held = 0
-	for b := range h.buckets {
-		bk := &h.buckets[b]
-		bk.es = shrink(bk.es)
-		h.held += cap(bk.es)
+	h.drain(bk, func(es []Entry[T]) {
+		for i := range es {
+			h.add(es[i]) // always to a bucket below b, or the run
+		}
+	})
+	if h.nFree*blockLen > 16*h.n+trimSlack {
+		h.dropFree() // a burst has drained
 	}
 }
 
@@ -303,17 +271,13 @@ func (h *Heap[T]) Filter(keep func(*Entry[T]) bool) {
 		for m := h.nonEmpty[l]; m != 0; m &= m - 1 {
 			b := l*radix + bits.TrailingZeros64(m)
 			bk := &h.buckets[b]
-			kept, lo := filter(bk.es, keep)
-			h.n -= len(bk.es) - len(kept)
-			bk.minWhen = lo
-			if len(kept) == 0 {
+			h.n -= h.filterBucket(bk, keep)
+			if bk.empty() {
 				h.markEmpty(b)
 			}
-			h.held -= cap(bk.es)
-			bk.es = shrink(kept)
-			h.held += cap(bk.es)
 		}
 	}
+	h.dropFree()
 	if h.runPos < len(h.run) {
 		live := h.run[h.runPos:]
 		kept, _ := filter(live, keep)
@@ -376,9 +340,11 @@ func (h *Heap[T]) All() iter.Seq[Entry[T]] {
 			}
 		}
 		for _, bk := range h.buckets {
-			for _, e := range bk.es {
-				if !yield(e) {
-					return
+			for blk := bk.first; blk != nil; blk = blk.next {
+				for _, e := range bk.entries(blk) {
+					if !yield(e) {
+						return
+					}
 				}
 			}
 		}
