@@ -38,14 +38,20 @@ func (d *Deferred[T]) AddCallbacks(cb func(T) (T, error), eb func(*failure.Failu
 // AddCallback adds a step that runs cb on the success path (and passes a
 // Failure through).
 func (d *Deferred[T]) AddCallback(cb func(T) (T, error)) *Deferred[T] {
-	return d.AddCallbacks(cb, nil)
+	if cb != nil {
+		d.add(callbackStep[T](cb))
+	}
+	return d
 }
 
 // AddErrback adds a step that runs eb on the failure path (and passes a
 // value through). An errback handles the Failure by returning a nil error,
 // or passes it on by returning it (see [failure.Failure.Trap]).
 func (d *Deferred[T]) AddErrback(eb func(*failure.Failure) (T, error)) *Deferred[T] {
-	return d.AddCallbacks(nil, eb)
+	if eb != nil {
+		d.add(errbackStep[T](eb))
+	}
+	return d
 }
 
 // AddBoth adds a step that runs fn on either path: fn receives the value
@@ -161,7 +167,8 @@ func (d *Deferred[T]) goOn(next link) {
 func (d *Deferred[T]) push(st step[T]) link {
 	d.mu.Lock()
 	d.appendLocked(st)
-	run := d.startLocked()
+	// Only a fired chain can start; an unfired one waits for its Callback.
+	run := d.st.Load()&sFired != 0 && d.startLocked()
 	d.mu.Unlock()
 	if run {
 		return d
