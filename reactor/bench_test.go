@@ -66,6 +66,41 @@ func BenchmarkTimers(b *testing.B) {
 	})
 }
 
+// floorCall is the least a scheduled call can be: its function and due time.
+type floorCall struct {
+	f    func()
+	when int64
+	next *floorCall
+}
+
+// BenchmarkTimersFloor is what BenchmarkTimers cannot go below with Schedule
+// reading the clock and returning a handle of its own, and the calls run in
+// due order: per timer one clock read, one 32-byte allocation, and at firing
+// one visit to that handle in an order unrelated to the allocations'; no
+// queue at all (the due order is precomputed).
+func BenchmarkTimersFloor(b *testing.B) {
+	const n = 100_000
+	delays := randomDelays(n, 10*time.Nanosecond)
+	order := make([]int, n) // order[k]: the k-th call due
+	for i, d := range delays {
+		order[d/(10*time.Nanosecond)-1] = i
+	}
+	base := time.Now()
+	calls := make([]*floorCall, n)
+	fired := 0
+	f := func() { fired++ }
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, d := range delays {
+			calls[i] = &floorCall{f: f, when: int64(time.Since(base) + d)}
+		}
+		for _, i := range order {
+			calls[i].f()
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/timer")
+}
+
 // BenchmarkClock schedules 1 000 000 timers at random delays on the fake Clock,
 // then advances it past all of them.
 func BenchmarkClock(b *testing.B) {
