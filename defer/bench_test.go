@@ -102,7 +102,7 @@ func BenchmarkBaselineMutexSlice(b *testing.B) {
 // first overflow array of steps.
 type (
 	floorDeferred struct {
-		_ [144]byte
+		_ [136]byte
 		p *int
 	}
 	floorSteps [8]struct{ p, q *int }

@@ -66,11 +66,12 @@ func BenchmarkTimers(b *testing.B) {
 	})
 }
 
-// floorCall is the least a scheduled call can be: its function and due time.
+// floorCall is the least a scheduled call can be: its function and due
+// time, padded to a DelayedCall's 32 bytes.
 type floorCall struct {
 	f    func()
 	when int64
-	next *floorCall
+	_    [16]byte
 }
 
 // BenchmarkTimersFloor is what BenchmarkTimers cannot go below with Schedule
