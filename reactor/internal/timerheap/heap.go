@@ -39,6 +39,7 @@ import (
 	"iter"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // Entry is one queued timer, carrying its owner's Value. When and Seq are its
@@ -224,7 +225,7 @@ func (h *Heap[T]) gather(now int64, keep func(*Entry[T]) bool) {
 				break
 			}
 			if b >= radix {
-				h.settle(b) // the entries due at the new floor join the run
+				h.settle(b, now) // the entries due at the new floor join the run
 			} else {
 				h.take(b)
 			}
@@ -247,13 +248,18 @@ func (h *Heap[T]) take(b int) {
 	h.drain(bk, func(es []Entry[T]) { h.run = append(h.run, es...) })
 }
 
-// settle makes the lowest due time of bucket b, the first non-empty one, the
-// floor, and spreads the bucket over the buckets below it; the entries due at
-// the new floor join the run, in the order they had in b.
-func (h *Heap[T]) settle(b int) {
+// settle moves bucket b, the first non-empty one and not of the lowest level,
+// on: a small bucket whose entries are all due at now is sorted into the run,
+// its last due time becoming the floor; any other is spread over the buckets
+// below it, with its lowest due time as the floor, and the entries due at that
+// floor join the run, in the order they had in b.
+func (h *Heap[T]) settle(b int, now int64) {
 	bk := &h.buckets[b]
-	h.floor = bk.minWhen
 	h.markEmpty(b)
+	if b < sortLevels*radix && bk.first.next == nil && h.sortIntoRun(bk, now) {
+		return
+	}
+	h.floor = bk.minWhen
 	h.drain(bk, func(es []Entry[T]) {
 		for i := range es {
 			h.add(es[i]) // always to a bucket below b, or the run
@@ -261,6 +267,49 @@ func (h *Heap[T]) settle(b int) {
 	})
 	if h.nFree*blockLen > 16*h.n+trimSlack {
 		h.dropFree() // a burst has drained
+	}
+}
+
+// sortLevels is how many levels have buckets that sortIntoRun can sort: a
+// bucket of level l spans less than 2⁶ˡ nanoseconds, which with an entry's
+// index in the bucket (below 2⁶) must fit in a 64-bit key.
+const sortLevels = 64 / digitBits
+
+// sortIntoRun appends the entries of bk, a bucket of one block, to the run in
+// order if they are all due at now, makes the last one's due time the floor,
+// and empties bk; it reports whether it did. Sorting a bucket this small
+// costs less than spreading it: each entry would move once or twice more, into
+// buckets of one or two entries.
+func (h *Heap[T]) sortIntoRun(bk *bucket[T], now int64) bool {
+	es := bk.entries(bk.first)
+	var keys [blockLen]uint64
+	for i := range es {
+		if es[i].When > now {
+			return false
+		}
+		// Due times, then the bucket's order, which is Seq order among
+		// equal due times.
+		keys[i] = uint64(es[i].When-bk.minWhen)<<digitBits | uint64(i)
+	}
+	ks := keys[:len(es)]
+	insertionSort(ks)
+	h.run = slices.Grow(h.run, len(es))
+	for _, k := range ks {
+		h.run = append(h.run, es[k%radix])
+	}
+	h.floor = es[ks[len(ks)-1]%radix].When
+	h.drain(bk, func([]Entry[T]) {})
+	return true
+}
+
+// insertionSort sorts ks, which are few and often sorted already.
+func insertionSort(ks []uint64) {
+	for i := 1; i < len(ks); i++ {
+		k, j := ks[i], i
+		for ; j > 0 && ks[j-1] > k; j-- {
+			ks[j] = ks[j-1]
+		}
+		ks[j] = k
 	}
 }
 
