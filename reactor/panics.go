@@ -18,6 +18,31 @@ func guard(log *slog.Logger, where string, f func()) {
 	f()
 }
 
+// runAll runs the functions next returns, in turn, until it returns none. A
+// panic in one is logged as guard logs it, and the rest still run; one
+// deferred recover covers them all for as long as none panics.
+func runAll(log *slog.Logger, where string, next func() (func(), bool)) {
+	for !runUntilPanic(log, where, next) {
+	}
+}
+
+// runUntilPanic is runAll until a function panics; it reports whether it ran
+// them all.
+func runUntilPanic(log *slog.Logger, where string, next func() (func(), bool)) (done bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			logPanic(log, where, v)
+		}
+	}()
+	for {
+		f, ok := next()
+		if !ok {
+			return true
+		}
+		f()
+	}
+}
+
 // logPanic must be called from the deferred function that recovered v, so that
 // the stack still holds the panic site.
 func logPanic(log *slog.Logger, where string, v any) {

@@ -156,9 +156,14 @@ func (r *Reactor) iterate() {
 
 func (r *Reactor) runHandoffs() {
 	batch := r.handoff.take()
-	for _, f := range batch {
-		guard(r.log, "function handed over with CallFromGoroutine", f)
-	}
+	i := 0
+	runAll(r.log, "function handed over with CallFromGoroutine", func() (func(), bool) {
+		if i == len(batch) {
+			return nil, false
+		}
+		i++
+		return batch[i-1], true
+	})
 	r.handoff.recycle(batch)
 }
 
@@ -167,13 +172,7 @@ func (r *Reactor) runTimers() {
 		return
 	}
 	now, limit := r.nanotime(), r.timers.limit()
-	for {
-		f, ok := r.timers.popDue(now, limit)
-		if !ok {
-			return
-		}
-		guard(r.log, "delayed call", f)
-	}
+	runAll(r.log, "delayed call", func() (func(), bool) { return r.timers.popDue(now, limit) })
 }
 
 // timeout is how long the loop may sleep: until the next timer, or forever.
