@@ -1,5 +1,7 @@
 package timerheap
 
+import "math"
+
 // A bucket keeps its entries, in order, in a list of fixed-size blocks, and
 // the heap recycles the blocks that spreads empty: a burst of timers costs one
 // allocation per blockLen entries and no copying, where growing arrays would
@@ -13,14 +15,41 @@ type block[T any] struct {
 	es   [blockLen]Entry[T]
 }
 
-// A bucket's blocks are full but the last, which holds lastLen entries.
+// A bucket's entries are those of its segment, placed there together by a
+// spread (see Heap.spread), then those of its blocks, pushed later. The
+// blocks are full but the last, which holds lastLen entries.
 type bucket[T any] struct {
+	seg         []Entry[T]
 	first, last *block[T]
 	lastLen     int
 	minWhen     int64 // the lowest When of the entries, when there are some
 }
 
-func (bk *bucket[T]) empty() bool { return bk.first == nil }
+func (bk *bucket[T]) empty() bool { return bk.first == nil && len(bk.seg) == 0 }
+
+// parts calls f with bk's segment, if any, then its blocks' entries: all its
+// entries, in order.
+func (bk *bucket[T]) parts(f func(es []Entry[T])) {
+	if len(bk.seg) > 0 {
+		f(bk.seg)
+	}
+	for b := bk.first; b != nil; b = b.next {
+		f(bk.entries(b))
+	}
+}
+
+// small reports whether bk holds at most sortMax entries.
+func (bk *bucket[T]) small() bool {
+	switch {
+	case bk.first == nil:
+		return len(bk.seg) <= sortMax
+	case bk.first == bk.last:
+		return len(bk.seg)+bk.lastLen <= sortMax
+	case bk.first.next == bk.last:
+		return len(bk.seg)+blockLen+bk.lastLen <= sortMax
+	}
+	return false
+}
 
 // entries returns b's entries, b being one of bk's blocks.
 func (bk *bucket[T]) entries(b *block[T]) []Entry[T] {
@@ -45,9 +74,19 @@ func (h *Heap[T]) push(bk *bucket[T], e Entry[T]) {
 	bk.lastLen++
 }
 
-// drain calls f with each of bk's entries in order, recycling each block once
-// f has seen its entries, and leaves bk empty.
+// drain calls f with each of bk's entries in order, clearing its segment and
+// recycling each block once f has seen its entries, and leaves bk empty.
 func (h *Heap[T]) drain(bk *bucket[T], f func(es []Entry[T])) {
+	if seg := bk.seg; len(seg) > 0 {
+		bk.seg = nil
+		f(seg)
+		clear(seg)
+	}
+	h.drainBlocks(bk, f)
+}
+
+// drainBlocks is drain for bk's blocks only.
+func (h *Heap[T]) drainBlocks(bk *bucket[T], f func(es []Entry[T])) {
 	b := bk.first
 	last, lastLen := bk.last, bk.lastLen
 	bk.first, bk.last, bk.lastLen = nil, nil, 0
@@ -99,6 +138,25 @@ func (h *Heap[T]) dropFree() {
 // filterBucket keeps bk's entries that pass keep, in order, and returns how many
 // it removed; the blocks it no longer needs are recycled.
 func (h *Heap[T]) filterBucket(bk *bucket[T], keep func(*Entry[T]) bool) (removed int) {
+	lo := int64(math.MaxInt64)
+	if len(bk.seg) > 0 {
+		kept, segLo := filter(bk.seg, keep)
+		removed += len(bk.seg) - len(kept)
+		bk.seg, lo = kept, segLo
+		if len(kept) == 0 {
+			bk.seg = nil
+		}
+	}
+	if bk.first != nil {
+		removed += h.filterBlocks(bk, keep, &lo)
+	}
+	bk.minWhen = lo
+	return removed
+}
+
+// filterBlocks is filterBucket for bk's blocks; it lowers *lo to the lowest
+// When it keeps.
+func (h *Heap[T]) filterBlocks(bk *bucket[T], keep func(*Entry[T]) bool, lo *int64) (removed int) {
 	w, wi := bk.first, 0 // where the next kept entry goes
 	kept := 0
 	for r := bk.first; r != nil; r = r.next {
@@ -112,15 +170,13 @@ func (h *Heap[T]) filterBucket(bk *bucket[T], keep func(*Entry[T]) bool) (remove
 				w, wi = w.next, 0
 			}
 			w.es[wi] = es[i]
-			if kept == 0 || es[i].When < bk.minWhen {
-				bk.minWhen = es[i].When
-			}
+			*lo = min(*lo, es[i].When)
 			wi++
 			kept++
 		}
 	}
 	if kept == 0 {
-		h.drain(bk, func([]Entry[T]) {})
+		h.drainBlocks(bk, func([]Entry[T]) {})
 		return removed
 	}
 	for b := w.next; b != nil; {

@@ -7,14 +7,14 @@
 // every later entry sits in the bucket named by the highest 6-bit digit in
 // which its due time differs from the floor's (its level) and by its own value
 // of that digit, so every entry of a bucket comes before every entry of a later
-// one. Pushing appends to
-// a bucket in O(1). When the first bucket is due, it is spread over the buckets
-// below it, with its lowest due time as the new floor: an entry moves at most
-// once per level (two or three times for timers due within the next second), in
-// sequential passes. A bucket of the lowest level holds a single due time; the
-// due ones are gathered, in order, into the run that entries are taken from. On
-// 10⁵–10⁶ timers that is several times faster than a 4-ary heap, whose every
-// level is a cache miss and three unpredictable comparisons.
+// one. Pushing appends to a bucket in O(1). When the first bucket is due, it is
+// spread over the buckets below it, with its lowest due time as the new floor,
+// in two sequential passes, as a radix sort does: an entry moves at most once
+// per level (two or three times for timers due within the next second). A bucket of
+// at most 64 entries, all due, is sorted into the run that entries are taken
+// from instead, and so is one of the lowest level, which holds a single due
+// time. On 10⁵–10⁶ timers that is several times faster than a 4-ary heap,
+// whose every level is a cache miss and three unpredictable comparisons.
 //
 // While gathering the run, the heap drops the entries its owner's keep function
 // rejects (those of cancelled timers), checking the whole run in one pass: the
@@ -32,6 +32,7 @@
 // Entries are never removed from the middle: stale entries are dropped when
 // gathered or by the owner when they come first, and swept out with
 // [Heap.Filter] when they pile up.
+//
 // A Heap is not safe for concurrent use; its owner serialises access.
 package timerheap
 
@@ -39,7 +40,6 @@ import (
 	"iter"
 	"math"
 	"math/bits"
-	"slices"
 )
 
 // Entry is one queued timer, carrying its owner's Value. When and Seq are its
@@ -87,6 +87,10 @@ type Heap[T any] struct {
 	free     *block[T] // recycled blocks, nFree of them
 	nFree    int
 	blocks   int // blocks allocated and not given back
+	// arena[l] holds the segments of level l's buckets; cursor is spread's
+	// scratch space.
+	arena  [nLevels][]Entry[T]
+	cursor [nBuckets]int32
 }
 
 // Len returns the number of entries.
@@ -95,7 +99,11 @@ func (h *Heap[T]) Len() int { return h.n }
 // Cap returns the number of entries the heap's arrays can hold without growing
 // (for tests of memory release).
 func (h *Heap[T]) Cap() int {
-	return cap(h.early) + cap(h.run) + h.blocks*blockLen
+	c := cap(h.early) + cap(h.run) + h.blocks*blockLen
+	for _, a := range h.arena {
+		c += cap(a)
+	}
+	return c
 }
 
 // Push queues e.
@@ -256,33 +264,141 @@ func (h *Heap[T]) take(b int) {
 func (h *Heap[T]) settle(b int, now int64) {
 	bk := &h.buckets[b]
 	h.markEmpty(b)
-	if b < sortLevels*radix && bk.first.next == nil && h.sortIntoRun(bk, now) {
+	if b < sortLevels*radix && bk.small() && h.sortIntoRun(bk, now) {
 		return
 	}
 	h.floor = bk.minWhen
-	h.drain(bk, func(es []Entry[T]) {
-		for i := range es {
-			h.add(es[i]) // always to a bucket below b, or the run
-		}
-	})
+	h.spread(bk, b/radix)
 	if h.nFree*blockLen > 16*h.n+trimSlack {
 		h.dropFree() // a burst has drained
 	}
+	h.dropArenas(16*h.n + trimSlack)
 }
+
+// dropArenas gives back the arenas no segment uses once they have room for
+// more than limit entries.
+func (h *Heap[T]) dropArenas(limit int) {
+	idle := 0
+	for l, a := range h.arena {
+		if h.nonEmpty[l] == 0 {
+			idle += cap(a)
+		}
+	}
+	if idle <= limit {
+		return
+	}
+	for l := range h.arena {
+		if h.nonEmpty[l] == 0 {
+			h.arena[l] = nil
+		}
+	}
+}
+
+// spread moves the entries of bk, a bucket of level l, to the buckets below
+// it (which are all empty) and to the run, relative to the floor. It works in
+// two passes, as a radix sort does: it counts the entries each bucket gets,
+// then places them, each lower level's buckets getting consecutive segments of
+// that level's arena; an entry costs two reads and one write, and no bucket
+// bookkeeping.
+func (h *Heap[T]) spread(bk *bucket[T], l int) {
+	cursor := h.cursor[:l*radix]
+	clear(cursor)
+	floor := ordered(h.floor)
+	// target is the bucket add would put an entry in, or -1 for the run.
+	target := func(when int64) int {
+		d := ordered(when) ^ floor
+		if d == 0 {
+			return -1
+		}
+		lv := (bits.Len64(d) - 1) / digitBits
+		return lv*radix + int((ordered(when)>>(lv*digitBits))%radix)
+	}
+	bk.parts(func(es []Entry[T]) {
+		for i := range es {
+			if t := target(es[i].When); t >= 0 {
+				cursor[t]++
+			}
+		}
+	})
+	// Each bucket's count becomes the start of its segment.
+	for lv := range l {
+		start := int32(0)
+		for d := range radix {
+			t := lv*radix + d
+			if n := cursor[t]; n > 0 {
+				cursor[t] = start
+				start += n
+				h.levels |= 1 << lv
+				h.nonEmpty[lv] |= 1 << d
+				h.buckets[t].minWhen = math.MaxInt64
+			}
+		}
+		if start > 0 {
+			h.arena[lv] = arenaOf(h.arena[lv], int(start))
+		}
+	}
+	h.drain(bk, func(es []Entry[T]) {
+		for i := range es {
+			t := target(es[i].When)
+			if t < 0 {
+				h.run = append(h.run, es[i])
+				continue
+			}
+			h.arena[t/radix][cursor[t]] = es[i]
+			cursor[t]++
+			cb := &h.buckets[t]
+			cb.minWhen = min(cb.minWhen, es[i].When)
+		}
+	})
+	// Each bucket's cursor is now the end of its segment, and the start of
+	// the next one's.
+	for lv := range l {
+		start := int32(0)
+		for m := h.nonEmpty[lv]; m != 0; m &= m - 1 {
+			t := lv*radix + bits.TrailingZeros64(m)
+			end := cursor[t]
+			h.buckets[t].seg = h.arena[lv][start:end:end]
+			start = end
+		}
+	}
+}
+
+// arenaOf returns a, or a new array if a has too little room for n entries or
+// far too much.
+func arenaOf[T any](a []Entry[T], n int) []Entry[T] {
+	if cap(a) < n || cap(a) > 4*n+trimSlack {
+		return make([]Entry[T], n, n+n/4)
+	}
+	return a[:n]
+}
+
+// sortMax is the most entries sortIntoRun sorts: with more, sorting costs
+// more than spreading, and an entry's index in its bucket must fit in a digit.
+const sortMax = radix
 
 // sortLevels is how many levels have buckets that sortIntoRun can sort: a
 // bucket of level l spans less than 2⁶ˡ nanoseconds, which with an entry's
 // index in the bucket (below 2⁶) must fit in a 64-bit key.
 const sortLevels = 64 / digitBits
 
-// sortIntoRun appends the entries of bk, a bucket of one block, to the run in
-// order if they are all due at now, makes the last one's due time the floor,
-// and empties bk; it reports whether it did. Sorting a bucket this small
-// costs less than spreading it: each entry would move once or twice more, into
-// buckets of one or two entries.
+// sortIntoRun appends the entries of bk, a small bucket (see sortMax), to the
+// run in order if they are all due at now, makes the last one's due time the
+// floor, and empties bk; it reports whether it did. Sorting a bucket this
+// small costs less than spreading it: each entry would move once or twice
+// more, into buckets of one or two entries.
 func (h *Heap[T]) sortIntoRun(bk *bucket[T], now int64) bool {
-	es := bk.entries(bk.first)
-	var keys [blockLen]uint64
+	var es []Entry[T]
+	switch {
+	case bk.first == nil:
+		es = bk.seg
+	case len(bk.seg) == 0 && bk.first == bk.last:
+		es = bk.entries(bk.first)
+	default:
+		var scratch [sortMax]Entry[T]
+		es = scratch[:0]
+		bk.parts(func(part []Entry[T]) { es = append(es, part...) })
+	}
+	var keys [sortMax]uint64
 	for i := range es {
 		if es[i].When > now {
 			return false
@@ -293,7 +409,6 @@ func (h *Heap[T]) sortIntoRun(bk *bucket[T], now int64) bool {
 	}
 	ks := keys[:len(es)]
 	insertionSort(ks)
-	h.run = slices.Grow(h.run, len(es))
 	for _, k := range ks {
 		h.run = append(h.run, es[k%radix])
 	}
@@ -327,6 +442,7 @@ func (h *Heap[T]) Filter(keep func(*Entry[T]) bool) {
 		}
 	}
 	h.dropFree()
+	h.dropArenas(0)
 	if h.runPos < len(h.run) {
 		live := h.run[h.runPos:]
 		kept, _ := filter(live, keep)
@@ -388,7 +504,13 @@ func (h *Heap[T]) All() iter.Seq[Entry[T]] {
 				return
 			}
 		}
-		for _, bk := range h.buckets {
+		for i := range h.buckets {
+			bk := &h.buckets[i]
+			for _, e := range bk.seg {
+				if !yield(e) {
+					return
+				}
+			}
 			for blk := bk.first; blk != nil; blk = blk.next {
 				for _, e := range bk.entries(blk) {
 					if !yield(e) {

@@ -174,6 +174,54 @@ func TestHeapGivesMemoryBack(t *testing.T) {
 	assert.LessOrEqual(t, h.Cap(), idleBlocks*blockLen+4*runMax)
 }
 
+// TestHeapSpreadsKeepOrderAndMemory pushes a burst over many buckets, takes
+// part of it (spreading buckets into segments), pushes more into the same
+// buckets, and checks order, All, Filter and that the drained heap gives its
+// memory back.
+func TestHeapSpreadsKeepOrderAndMemory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var h Heap[int]
+	var m model
+	seq := 0
+	push := func(when int64) {
+		seq++
+		e := Entry[int]{When: when, Seq: uint64(seq), Value: seq}
+		h.Push(e)
+		m.push(e)
+	}
+	for range 50_000 {
+		push(1_000 + rng.Int64N(1_000_000))
+	}
+	got := popAll(t, &h, 300_000) // spreads the first buckets
+	s := m.sorted()
+	require.Equal(t, []Entry[int](s[:len(got)]), got)
+	m = s[len(got):]
+	for range 20_000 {
+		push(300_000 + rng.Int64N(20_000)) // into buckets holding segments
+		push(300_000 + 17)                 // equal times: push order decides
+	}
+	var all, want []int
+	for e := range h.All() {
+		all = append(all, e.Value)
+	}
+	for _, e := range m {
+		want = append(want, e.Value)
+	}
+	slices.Sort(all)
+	slices.Sort(want)
+	require.Equal(t, want, all, "All yields every entry")
+	h.Filter(func(e *Entry[int]) bool { return e.Value%3 != 0 })
+	m = slices.DeleteFunc(m, func(e Entry[int]) bool { return e.Value%3 == 0 })
+	require.Equal(t, []Entry[int](m.sorted()), popAll(t, &h, math.MaxInt64))
+	assert.Zero(t, h.Len())
+
+	for i := range 300_000 {
+		h.Push(Entry[int]{When: 2_000_000 + rng.Int64N(1_000_000), Seq: uint64(seq + i + 1)})
+	}
+	require.Len(t, popAll(t, &h, math.MaxInt64), 300_000)
+	assert.LessOrEqual(t, h.Cap(), trimSlack+4*runMax, "a drained burst gives its memory back")
+}
+
 func TestHeapFirstDueDropsWhatKeepRejects(t *testing.T) {
 	var h Heap[int]
 	for i := range 1000 {
