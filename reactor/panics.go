@@ -26,6 +26,18 @@ func runAll(log *slog.Logger, where string, next func() (func(), bool)) {
 	}
 }
 
+// runEach runs fs in turn, as runAll does.
+func runEach(log *slog.Logger, where string, fs []func()) {
+	i := 0
+	runAll(log, where, func() (func(), bool) {
+		if i == len(fs) {
+			return nil, false
+		}
+		i++
+		return fs[i-1], true
+	})
+}
+
 // runUntilPanic is runAll until a function panics; it reports whether it ran
 // them all.
 func runUntilPanic(log *slog.Logger, where string, next func() (func(), bool)) (done bool) {

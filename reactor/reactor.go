@@ -123,9 +123,7 @@ func (r *Reactor) Run() error {
 	// Calls queued before this point run, so that a goroutine that handed
 	// the loop a resource (an accepted socket) while it stopped is not left
 	// holding it; later ones are dropped.
-	for _, f := range r.handoff.close() {
-		guard(r.log, "function handed over with CallFromGoroutine", f)
-	}
+	runEach(r.log, handedOver, r.handoff.close())
 	if err := r.stopErr.Load(); err != nil {
 		return *err
 	}
@@ -154,16 +152,12 @@ func (r *Reactor) iterate() {
 	r.sleeping.Store(false)
 }
 
+// handedOver names the calls of CallFromGoroutine in the log.
+const handedOver = "function handed over with CallFromGoroutine"
+
 func (r *Reactor) runHandoffs() {
 	batch := r.handoff.take()
-	i := 0
-	runAll(r.log, "function handed over with CallFromGoroutine", func() (func(), bool) {
-		if i == len(batch) {
-			return nil, false
-		}
-		i++
-		return batch[i-1], true
-	})
+	runEach(r.log, handedOver, batch)
 	r.handoff.recycle(batch)
 }
 

@@ -2,10 +2,12 @@ package timerheap
 
 import "math"
 
-// A bucket keeps its entries, in order, in a list of fixed-size blocks, and
-// the heap recycles the blocks that spreads empty: a burst of timers costs one
-// allocation per blockLen entries and no copying, where growing arrays would
-// allocate twice its size and copy it once, and spreading it allocates nothing.
+// A bucket keeps the entries pushed to it, in order, in a list of fixed-size
+// blocks, and the heap recycles the blocks that spreads empty: a burst of
+// timers costs one allocation per blockLen entries and no copying, where
+// growing arrays would allocate twice its size and copy it once. The entries
+// a spread moves to a bucket go before those, in a segment of its level's
+// arena, an array the heap reuses from spread to spread.
 
 // blockLen is the number of entries in a block.
 const blockLen = 32
