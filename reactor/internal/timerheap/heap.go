@@ -124,17 +124,15 @@ func ordered(when int64) uint64 { return uint64(when) ^ 1<<63 }
 // if it is due at the floor, otherwise the bucket of the highest digit in which
 // its due time differs from the floor's.
 func (h *Heap[T]) add(e Entry[T]) {
-	d := ordered(e.When) ^ ordered(h.floor)
-	if d == 0 {
+	b := target(e.When, h.floor)
+	if b < 0 {
 		h.run = append(h.run, e)
 		return
 	}
-	l := (bits.Len64(d) - 1) / digitBits
-	digit := (ordered(e.When) >> (l * digitBits)) % radix
-	bk := &h.buckets[l*radix+int(digit)]
+	bk := &h.buckets[b]
 	if bk.empty() {
-		h.levels |= 1 << l
-		h.nonEmpty[l] |= 1 << digit
+		h.levels |= 1 << (b / radix)
+		h.nonEmpty[b/radix] |= 1 << (b % radix)
 		bk.minWhen = e.When
 	} else {
 		bk.minWhen = min(bk.minWhen, e.When)
@@ -264,7 +262,7 @@ func (h *Heap[T]) take(b int) {
 func (h *Heap[T]) settle(b int, now int64) {
 	bk := &h.buckets[b]
 	h.markEmpty(b)
-	if b < sortLevels*radix && bk.small() && h.sortIntoRun(bk, now) {
+	if b < sortLevels*radix && bk.small() && h.sortIntoRun(bk, b/radix, now) {
 		return
 	}
 	h.floor = bk.minWhen
@@ -303,19 +301,10 @@ func (h *Heap[T]) dropArenas(limit int) {
 func (h *Heap[T]) spread(bk *bucket[T], l int) {
 	cursor := h.cursor[:l*radix]
 	clear(cursor)
-	floor := ordered(h.floor)
-	// target is the bucket add would put an entry in, or -1 for the run.
-	target := func(when int64) int {
-		d := ordered(when) ^ floor
-		if d == 0 {
-			return -1
-		}
-		lv := (bits.Len64(d) - 1) / digitBits
-		return lv*radix + int((ordered(when)>>(lv*digitBits))%radix)
-	}
+	floor := h.floor
 	bk.parts(func(es []Entry[T]) {
 		for i := range es {
-			if t := target(es[i].When); t >= 0 {
+			if t := target(es[i].When, floor); t >= 0 {
 				cursor[t]++
 			}
 		}
@@ -339,7 +328,7 @@ func (h *Heap[T]) spread(bk *bucket[T], l int) {
 	}
 	h.drain(bk, func(es []Entry[T]) {
 		for i := range es {
-			t := target(es[i].When)
+			t := target(es[i].When, floor)
 			if t < 0 {
 				h.run = append(h.run, es[i])
 				continue
@@ -361,6 +350,17 @@ func (h *Heap[T]) spread(bk *bucket[T], l int) {
 			start = end
 		}
 	}
+}
+
+// target returns the bucket add puts an entry due at when in, the floor being
+// floor, or -1 for the run.
+func target(when, floor int64) int {
+	d := ordered(when) ^ ordered(floor)
+	if d == 0 {
+		return -1
+	}
+	l := (bits.Len64(d) - 1) / digitBits
+	return l*radix + int((ordered(when)>>(l*digitBits))%radix)
 }
 
 // arenaOf returns a, or a new array if a has too little room for n entries or
@@ -386,7 +386,7 @@ const sortLevels = 64 / digitBits
 // floor, and empties bk; it reports whether it did. Sorting a bucket this
 // small costs less than spreading it: each entry would move once or twice
 // more, into buckets of one or two entries.
-func (h *Heap[T]) sortIntoRun(bk *bucket[T], now int64) bool {
+func (h *Heap[T]) sortIntoRun(bk *bucket[T], l int, now int64) bool {
 	var es []Entry[T]
 	switch {
 	case bk.first == nil:
@@ -408,13 +408,41 @@ func (h *Heap[T]) sortIntoRun(bk *bucket[T], now int64) bool {
 		keys[i] = uint64(es[i].When-bk.minWhen)<<digitBits | uint64(i)
 	}
 	ks := keys[:len(es)]
-	insertionSort(ks)
+	sortKeys(ks, l)
 	for _, k := range ks {
 		h.run = append(h.run, es[k%radix])
 	}
 	h.floor = es[ks[len(ks)-1]%radix].When
 	h.drain(bk, func([]Entry[T]) {})
 	return true
+}
+
+// sortKeys sorts the keys of a bucket of level l: by radix sort, one pass per
+// digit of their due times, when they are many and span few digits, and by
+// insertion sort otherwise.
+func sortKeys(ks []uint64, l int) {
+	if len(ks) <= 16 || l > 2 {
+		insertionSort(ks)
+		return
+	}
+	var tmp [sortMax]uint64
+	from, to := ks, tmp[:len(ks)]
+	for shift := digitBits; shift <= l*digitBits; shift += digitBits {
+		var count [radix + 1]int
+		for _, k := range from {
+			count[k>>shift%radix+1]++
+		}
+		for d := 1; d <= radix; d++ {
+			count[d] += count[d-1]
+		}
+		for _, k := range from {
+			d := k >> shift % radix
+			to[count[d]] = k
+			count[d]++
+		}
+		from, to = to, from
+	}
+	copy(ks, from)
 }
 
 // insertionSort sorts ks, which are few and often sorted already.
