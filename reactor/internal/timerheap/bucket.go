@@ -150,17 +150,20 @@ func (h *Heap[T]) filterBucket(bk *bucket[T], keep func(*Entry[T]) bool) (remove
 		}
 	}
 	if bk.first != nil {
-		removed += h.filterBlocks(bk, keep, &lo)
+		n, blocksLo := h.filterBlocks(bk, keep)
+		removed += n
+		lo = min(lo, blocksLo)
 	}
 	bk.minWhen = lo
 	return removed
 }
 
-// filterBlocks is filterBucket for bk's blocks; it lowers *lo to the lowest
-// When it keeps.
-func (h *Heap[T]) filterBlocks(bk *bucket[T], keep func(*Entry[T]) bool, lo *int64) (removed int) {
+// filterBlocks is filterBucket for bk's blocks; it also returns the lowest
+// When it keeps, or math.MaxInt64.
+func (h *Heap[T]) filterBlocks(bk *bucket[T], keep func(*Entry[T]) bool) (removed int, lo int64) {
 	w, wi := bk.first, 0 // where the next kept entry goes
 	kept := 0
+	lo = math.MaxInt64
 	for r := bk.first; r != nil; r = r.next {
 		es := bk.entries(r)
 		for i := range es {
@@ -172,14 +175,14 @@ func (h *Heap[T]) filterBlocks(bk *bucket[T], keep func(*Entry[T]) bool, lo *int
 				w, wi = w.next, 0
 			}
 			w.es[wi] = es[i]
-			*lo = min(*lo, es[i].When)
+			lo = min(lo, es[i].When)
 			wi++
 			kept++
 		}
 	}
 	if kept == 0 {
 		h.drainBlocks(bk, func([]Entry[T]) {})
-		return removed
+		return removed, lo
 	}
 	for b := w.next; b != nil; {
 		next := b.next
@@ -189,5 +192,5 @@ func (h *Heap[T]) filterBlocks(bk *bucket[T], keep func(*Entry[T]) bool, lo *int
 	clear(w.es[wi:len(bk.entries(w))])
 	w.next = nil
 	bk.last, bk.lastLen = w, wi
-	return removed
+	return removed, lo
 }
