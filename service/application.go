@@ -78,7 +78,7 @@ func (a *Application) Run(ctx context.Context) error {
 				// Stopped while starting: no start error.
 			default:
 				startErr = f
-				log.Error("service: start failed; stopping", "err", f)
+				log.Error("service: start failed; stopping", "err", f.Error())
 				_ = a.r.StopWithError(f)
 			}
 			return struct{}{}, nil
@@ -93,7 +93,7 @@ func (a *Application) Run(ctx context.Context) error {
 		return a.StopService().AddBoth(func(_ struct{}, f *failure.Failure) (struct{}, error) {
 			if f != nil {
 				stopErr = f
-				log.Error("service: stop failed", "err", f)
+				log.Error("service: stop failed", "err", f.Error())
 			} else {
 				log.Info("service: stopped")
 			}

@@ -268,14 +268,14 @@ func (s *ClientService) attemptFailed(f *failure.Failure) {
 		s.failures++
 		delay := s.scheduleRetry()
 		s.cfg.logger.Info("service: connection attempt failed; retrying",
-			"service", s.name, "attempt", s.failures, "delay", delay, "err", f)
+			"service", s.name, "attempt", s.failures, "delay", delay, "err", f.Error())
 		s.deliverFailure(f)
 	case clientDisconnecting:
 		s.state = clientStopped
 		s.cancelWaiters()
 		s.finishStopping()
 	default:
-		s.cfg.logger.Info("service: connection attempt failed", "service", s.name, "err", f)
+		s.cfg.logger.Info("service: connection attempt failed", "service", s.name, "err", f.Error())
 	}
 }
 
@@ -350,7 +350,7 @@ func (s *ClientService) finishStopping() {
 }
 
 func (s *ClientService) logCloseFailure(f *failure.Failure) (struct{}, error) {
-	s.cfg.logger.Info("service: closing the connection failed", "service", s.name, "err", f)
+	s.cfg.logger.Info("service: closing the connection failed", "service", s.name, "err", f.Error())
 	return struct{}{}, nil
 }
 
@@ -362,11 +362,11 @@ func addr(a net.Addr) string {
 }
 
 // reasonAttr is a connection's Lost reason for a log: "closed" when clean.
-func reasonAttr(f *failure.Failure) any {
+func reasonAttr(f *failure.Failure) string {
 	if f == nil {
 		return "closed"
 	}
-	return f
+	return f.Error()
 }
 
 var _ Service = (*ClientService)(nil)

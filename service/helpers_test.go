@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,13 +15,20 @@ import (
 	"github.com/twistgo/twist/service"
 )
 
+// logTo returns an option that logs into the test's output.
+func logTo(t testing.TB) service.Option {
+	return service.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))
+}
+
 // epoch is where the fake clocks start.
 var epoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // events records what the fake services do, in order.
 type events struct{ list []string }
 
-func (e *events) add(format string, args ...any) { e.list = append(e.list, fmt.Sprintf(format, args...)) }
+func (e *events) add(format string, args ...any) {
+	e.list = append(e.list, fmt.Sprintf(format, args...))
+}
 
 // take returns the events so far and forgets them.
 func (e *events) take() string {

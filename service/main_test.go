@@ -8,6 +8,10 @@ import (
 	"go.uber.org/goleak"
 )
 
+// childEnv names the test a re-executed test binary runs as a child
+// process (see childMain).
+const childEnv = "TWIST_SERVICE_CHILD"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(childMain(os.Getenv(childEnv)))

@@ -444,7 +444,11 @@ func (m *MultiService) finishStop() {
 		// A rolled-back start: its Deferred fails with the start error
 		// (and whatever the roll-back met).
 		m.startErr = nil
-		m.fireStart(errors.Join(startErr, stopErr))
+		if stopErr != nil {
+			m.fireStart(errors.Join(startErr, stopErr))
+		} else {
+			m.fireStart(startErr)
+		}
 	}
 	waiters := m.stopWaiters
 	m.stopWaiters = nil

@@ -22,7 +22,7 @@ var errBoom = errors.New("boom")
 func three(t *testing.T, clock reactor.Scheduler, opts ...service.Option) (*service.MultiService, *events, []*fake) {
 	t.Helper()
 	ev := &events{}
-	m := service.NewMultiService("app", clock, opts...)
+	m := service.NewMultiService("app", clock, append([]service.Option{logTo(t)}, opts...)...)
 	var fakes []*fake
 	for _, name := range []string{"a", "b", "c"} {
 		f := newFake(name, ev)
