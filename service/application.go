@@ -115,7 +115,9 @@ func (a *Application) Run(ctx context.Context) error {
 		case <-quit:
 			return
 		}
-		_ = a.r.Stop() // ErrNotRunning if it stops already
+		// On the loop, so that a stop asked for before Run has started
+		// the reactor is not lost.
+		a.r.CallFromGoroutine(func() { _ = a.r.Stop() }) // ErrNotRunning if it stops already
 	})
 
 	runErr := a.r.Run()

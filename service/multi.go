@@ -458,7 +458,7 @@ func (m *MultiService) finishStop() {
 // logLate logs the failure of a child's start or stop that no one waits
 // for any more.
 func (m *MultiService) logLate(op string, f *failure.Failure) {
-	if f != nil {
+	if f != nil && !errors.Is(f, deferred.ErrCancelled) { // a start the stop cancelled
 		m.cfg.logger.Error("service: "+op+" of a child failed after its parent gave up on it",
 			"parent", m.name, "failure", f)
 	}
