@@ -55,7 +55,8 @@ func NewApplication(r *reactor.Reactor, name string, opts ...Option) *Applicatio
 // is done, or the reactor is stopped otherwise; it starts the services once
 // the reactor runs, and stops them in the reactor's "before shutdown"
 // phase, so that they stop while the loop still serves them. It logs each
-// step. Call it once, on the goroutine that built the services.
+// step. A second signal, while the services stop, ends the process at
+// once. Call Run once, on the goroutine that built the services.
 //
 // Run returns nil after a graceful stop. It returns the [*Error] of a
 // service that could not start (the Application then stops at once), the
@@ -109,6 +110,9 @@ func (a *Application) Run(ctx context.Context) error {
 	wg.Go(func() {
 		select {
 		case sig := <-sigs:
+			// A second signal ends the process at once, as it would
+			// without a handler: the way out of a stop that hangs.
+			signal.Stop(sigs)
 			log.Info("service: received signal; stopping gracefully", "signal", sig.String())
 		case <-ctx.Done():
 			log.Info("service: context done; stopping gracefully", "err", context.Cause(ctx))

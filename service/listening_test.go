@@ -99,4 +99,14 @@ func TestEndpointServer(t *testing.T) {
 	})
 	assert.Equal(t, "HI there\n", ask(t, addr))
 	l.do(t, func() { s.StopService() })
+
+	l.do(t, func() {
+		s, err = service.EndpointServerFunc(l.r, "tcp:0:interface=127.0.0.1", shout)
+		require.NoError(t, err)
+		assert.Equal(t, "tcp:0:interface=127.0.0.1", s.Name())
+		require.NoError(t, watch(s.StartService()).err)
+		addr = s.Addr().String()
+	})
+	assert.Equal(t, "HI there\n", ask(t, addr))
+	l.do(t, func() { s.StopService() })
 }

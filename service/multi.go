@@ -364,9 +364,6 @@ func (m *MultiService) stopChild(c *child, later func(*child, *failure.Failure))
 func (m *MultiService) stopDone(c *child, f *failure.Failure) {
 	if m.state != multiStopping || m.waitingOn != c {
 		m.logLate("stop", f) // after the deadline, or removed
-		if m.state == multiStopping && m.waitingOn == nil {
-			m.continueStop()
-		}
 		return
 	}
 	m.waitingOn = nil
