@@ -66,8 +66,11 @@ func WithProtocol(f deferredtcp.Factory) Option {
 //
 // [ClientService.WhenConnected] gives the connection to chains;
 // [WithProtocol] attaches a Twisted-style protocol to each connection
-// instead. Stopping the service cancels the attempt in progress or the
-// retry timer, and closes the connection.
+// instead. The connection counts as lost when its Lost Deferred fires: a
+// protocol's connection closes at the server's EOF, while a chain closes
+// it when its read fails with io.EOF (a deferredtcp connection stays
+// half-open until then). Stopping the service cancels the attempt in
+// progress or the retry timer, and closes the connection.
 //
 // A ClientService belongs to its clock's goroutine, the loop of the reactor
 // that dial connects on; its dial step is injectable, so that tests run on
@@ -233,6 +236,12 @@ func callDial(dial Dial) (d *deferred.Deferred[*deferredtcp.Conn]) {
 func (s *ClientService) connected(c *deferredtcp.Conn) {
 	if s.state != clientConnecting {
 		c.Abort() // no one wants it any more
+		if s.state == clientDisconnecting {
+			// A dial whose cancellation delivered a connection anyway.
+			s.state = clientStopped
+			s.cancelWaiters()
+			s.finishStopping()
+		}
 		return
 	}
 	if f := s.cfg.factory; f != nil {

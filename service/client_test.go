@@ -335,3 +335,24 @@ func next(t testing.TB, ch <-chan string) string {
 	}
 	return ""
 }
+
+// A dial whose cancellation delivers a connection anyway: the stop still
+// completes, and the connection is not kept.
+func TestClientServiceStopWhenTheCancelledDialConnects(t *testing.T) {
+	deferredtest.NoUnhandled(t)
+	l := newLoop(t)
+	l.do(t, func() {
+		a, b := deferredtcp.Pipe(l.r)
+		dial := func() *deferred.Deferred[*deferredtcp.Conn] {
+			return deferred.NewWithCanceller(func(d *deferred.Deferred[*deferredtcp.Conn]) { d.Callback(a) })
+		}
+		s := service.NewClientService(l.clock, dial, logTo(t))
+		s.StartService()
+		stopped := watch(s.StopService())
+		require.True(t, stopped.fired)
+		require.NoError(t, stopped.err)
+		assert.False(t, s.Running())
+		assert.Nil(t, s.Conn())
+		b.Close()
+	})
+}
