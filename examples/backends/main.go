@@ -1,7 +1,7 @@
-// Command backends is seed 002's lesson in code: the same echo server runs on
-// whichever reactor backend you choose, the way a Twisted program calls
-// pollreactor.install() (or epollreactor.install()) before it imports the
-// reactor.
+// Command backends is the Twisted lesson on choosing a reactor, in code: the
+// same echo server runs on whichever reactor backend you choose, the way a
+// Twisted program calls pollreactor.install() (or epollreactor.install())
+// before it imports the reactor.
 //
 //	go run ./examples/backends -backend epoll      # Linux's default
 //	go run ./examples/backends -backend portable   # Go's net package, every OS
@@ -18,8 +18,8 @@ import (
 	"os"
 	"syscall"
 
+	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/deferredtcp"
-	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
 
@@ -44,22 +44,16 @@ func run(backend, addr string, out io.Writer) error {
 	default:
 		return fmt.Errorf("unknown backend %q (want epoll, portable or default)", backend)
 	}
-	r := reactor.New(opts...) // the install() moment: the backend is fixed from here on
-	fmt.Fprintf(out, "Using the %s reactor backend\n", r.Backend())
-
-	r.CallWhenRunning(func() {
-		deferredtcp.Listen(r, "tcp", addr).AddCallbacks(
-			func(l *deferredtcp.Listener) (*deferredtcp.Listener, error) {
-				fmt.Fprintf(out, "Echo server listening on %s\n", l.Addr())
-				l.Serve(echo)
-				return l, nil
-			},
-			func(f *failure.Failure) (*deferredtcp.Listener, error) {
-				r.StopWithError(f) // Run returns f
-				return nil, nil
-			})
-	})
-	return r.Run()
+	// The install() moment: React makes the reactor with opts, and its
+	// backend is fixed from there on.
+	return reactor.React(func(r *reactor.Reactor) *deferred.Deferred[struct{}] {
+		fmt.Fprintf(out, "Using the %s reactor backend\n", r.Backend())
+		return deferred.ThenDeferred(deferredtcp.Listen(r, "tcp", addr), func(l *deferredtcp.Listener) *deferred.Deferred[struct{}] {
+			fmt.Fprintf(out, "Echo server listening on %s\n", l.Addr())
+			l.Serve(echo)
+			return deferred.New[struct{}]() // serve until a signal stops the reactor
+		})
+	}, opts...)
 }
 
 // echo writes back every chunk as it is read. Send copies what the socket

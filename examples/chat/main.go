@@ -46,21 +46,14 @@ func main() {
 }
 
 func run(addr string, out io.Writer) error {
-	r := reactor.New(reactor.WithSignals(syscall.SIGINT, syscall.SIGTERM))
 	room := &room{out: out}
-	r.CallWhenRunning(func() {
-		deferredtcp.Listen(r, "tcp", addr).AddCallbacks(
-			func(l *deferredtcp.Listener) (*deferredtcp.Listener, error) {
-				fmt.Fprintf(out, "Chat room open on %s\n", l.Addr())
-				l.Serve(room.join)
-				return l, nil
-			},
-			func(f *failure.Failure) (*deferredtcp.Listener, error) {
-				r.StopWithError(f) // Run returns f
-				return nil, nil
-			})
-	})
-	return r.Run()
+	return reactor.React(func(r *reactor.Reactor) *deferred.Deferred[struct{}] {
+		return deferred.ThenDeferred(deferredtcp.Listen(r, "tcp", addr), func(l *deferredtcp.Listener) *deferred.Deferred[struct{}] {
+			fmt.Fprintf(out, "Chat room open on %s\n", l.Addr())
+			l.Serve(room.join)
+			return deferred.New[struct{}]() // serve until a signal stops the reactor
+		})
+	}, reactor.WithSignals(syscall.SIGINT, syscall.SIGTERM))
 }
 
 // room holds the members; it lives on the reactor's goroutine, so it needs

@@ -1,13 +1,15 @@
-// Command echo-protocol is seed 003's echo server as the seed wrote it:
-// an Echo protocol and an EchoFactory that counts the open connections,
-// ported one class to one type with twist's Protocol/Factory adapter.
-// examples/echo is the same server written as a chain.
+// Command echo-protocol is the Twisted tutorial's echo server as the
+// tutorial's echoServ.py writes it: an Echo protocol and an EchoFactory
+// that counts the open connections, ported one class to one type with
+// twist's Protocol/Factory adapter. examples/echo is the same server written
+// as a chain, and examples/echo-service runs this protocol the way the
+// tutorial's echo.tac does.
 //
-//	go run ./examples/echo-protocol     # listens on port 8007
-//	nc 127.0.0.1 8007
+//	go run ./examples/echo-protocol          # listens on port 8007
+//	go run ./examples/echo -client hello     # in another terminal
 //
-// SIGTERM (kill -15) or SIGINT stops it gracefully, as it stops the seed's
-// twistd service.
+// SIGTERM (kill -15) or SIGINT stops it gracefully, as it stops the
+// tutorial's server under twistd.
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"os"
 	"syscall"
 
+	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/deferredtcp"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
@@ -69,20 +72,14 @@ func main() {
 }
 
 func run(addr string, out io.Writer) error {
-	r := reactor.New(reactor.WithSignals(syscall.SIGINT, syscall.SIGTERM))
-	r.CallWhenRunning(func() {
-		// reactor.listenTCP(8007, EchoFactory())
-		deferredtcp.ListenTCP(r, addr, &EchoFactory{out: out}).AddCallbacks(
-			func(l *deferredtcp.Listener) (*deferredtcp.Listener, error) {
-				fmt.Fprintf(out, "Echo server listening on %s\n", l.Addr())
-				return l, nil
-			},
-			func(f *failure.Failure) (*deferredtcp.Listener, error) {
-				r.StopWithError(f) // Run returns f
-				return nil, nil
-			})
-	})
-	if err := r.Run(); err != nil {
+	err := reactor.React(func(r *reactor.Reactor) *deferred.Deferred[struct{}] {
+		// reactor.listenTCP(8007, EchoFactory()); reactor.run()
+		return deferred.ThenDeferred(deferredtcp.ListenTCP(r, addr, &EchoFactory{out: out}), func(l *deferredtcp.Listener) *deferred.Deferred[struct{}] {
+			fmt.Fprintf(out, "Echo server listening on %s\n", l.Addr())
+			return deferred.New[struct{}]() // serve until a signal stops the reactor
+		})
+	}, reactor.WithSignals(syscall.SIGINT, syscall.SIGTERM))
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "Echo server stopped.")

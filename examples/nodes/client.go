@@ -30,7 +30,7 @@ type clientConfig struct {
 	retry time.Duration
 }
 
-// ClientConnection is the seed's ClientConnection protocol: it handshakes
+// ClientConnection is the tutorial's ClientConnection protocol: it handshakes
 // as soon as it is connected, then prints what the server sends.
 type ClientConnection struct {
 	deferredtcp.LineReceiver
@@ -62,7 +62,7 @@ func (p *ClientConnection) LineReceived(data []byte) {
 	}
 }
 
-// ClientConnectionFactory is the seed's ClientConnectionFactory: a
+// ClientConnectionFactory is the tutorial's ClientConnectionFactory: a
 // ReconnectingClientFactory that builds ClientConnections and reports each
 // attempt's end before retrying.
 type ClientConnectionFactory struct {
@@ -74,7 +74,7 @@ type ClientConnectionFactory struct {
 }
 
 // NewClientConnectionFactory returns the factory of node cfg.id, which
-// reconnects cfg.retry after every failure or loss. The seed sets a fixed
+// reconnects cfg.retry after every failure or loss. The tutorial sets a fixed
 // 5 s delay; Twisted's growing back-off (InitialDelay 1 s, Factor e, with
 // jitter) is what the zero ReconnectingClientFactory would do instead.
 func NewClientConnectionFactory(r *reactor.Reactor, cfg clientConfig, out io.Writer) *ClientConnectionFactory {

@@ -1,11 +1,12 @@
-// Command nodes is the node network of seed 000's "具体应用" section,
-// written with twist's Protocol/Factory adapter as the seed sketches it: a
-// server that keeps a Channel for every node in a channels map keyed by
-// node id, checks a verification code on each connection's first message
-// and drops the connection (loseConnection) when it is wrong; and nodes that
-// connect with a ReconnectingClientFactory, so that they come back by
-// themselves when the server restarts, and send each other messages through
-// the server by node id. The seed's classes are types of the same names:
+// Command nodes is the node network of the Twisted reactor tutorial's "具体应用"
+// (applications) section, written with twist's Protocol/Factory adapter as the
+// tutorial sketches it: a server that keeps a Channel for every node in a
+// channels map keyed by node id, checks a verification code on each
+// connection's first message and drops the connection (loseConnection) when it
+// is wrong; and nodes that connect with a ReconnectingClientFactory, so that
+// they come back by themselves when the server restarts, and send each other
+// messages through the server by node id. The tutorial's classes are types of
+// the same names:
 //
 //	class server                                   type Server (channels map[int]*Channel, StartRun)
 //	class ServerConnectionFactory(ServerFactory)   type ServerConnectionFactory
@@ -15,7 +16,7 @@
 //	class ClientConnectionFactory(                 type ClientConnectionFactory struct{
 //	    ReconnectingClientFactory)                     deferredtcp.ReconnectingClientFactory; ... }
 //
-// The seed's Channel buffers the bytes received into messages by hand; the
+// The tutorial's Channel buffers the bytes received into messages by hand; the
 // protocols here embed a LineReceiver, which does it for them.
 //
 //	go run ./examples/nodes server                        # listens on port 9000
@@ -39,7 +40,7 @@
 // Server flags: -addr (:9000), -code (the verification code). Client
 // flags: -id (required), -addr (127.0.0.1:9000), -code, -send "M:text" (sent
 // to node M after every WELCOME), -retry (the reconnect delay, 5s as in the
-// seed). A client whose code is refused, or that another node with its id
+// tutorial). A client whose code is refused, or that another node with its id
 // replaces, stops and exits with status 1. Every program stops gracefully
 // on SIGINT or SIGTERM.
 package main

@@ -14,7 +14,7 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-// Server is the seed's server class: the nodes connected, each by its
+// Server is the tutorial's server class: the nodes connected, each by its
 // Channel, in the channels map keyed by node id. It lives on the reactor's
 // goroutine, as every protocol does, so it needs no lock.
 type Server struct {
@@ -28,7 +28,7 @@ func NewServer(code string, out io.Writer) *Server {
 	return &Server{code: code, channels: map[int]*Channel{}, out: out}
 }
 
-// StartRun listens on addr (the seed's startRun); the Deferred fires
+// StartRun listens on addr (the tutorial's startRun); the Deferred fires
 // with the listener once it is bound.
 func (s *Server) StartRun(r *reactor.Reactor, addr string) *deferred.Deferred[*deferredtcp.Listener] {
 	return deferred.Then(deferredtcp.ListenTCP(r, addr, &ServerConnectionFactory{host: s}),
@@ -60,7 +60,7 @@ func (s *Server) removeChannel(ch *Channel) {
 	fmt.Fprintf(s.out, "Node %d left (%d connected)\n", ch.NodeID, len(s.channels))
 }
 
-// onChannelEvent handles a line from a handshaken node (the seed's
+// onChannelEvent handles a line from a handshaken node (the tutorial's
 // onChannelEvent): it routes "TO <id> <text>" to that node's channel.
 func (s *Server) onChannelEvent(from *Channel, line string) {
 	cmd, rest, _ := strings.Cut(line, " ")
@@ -79,9 +79,9 @@ func (s *Server) onChannelEvent(from *Channel, line string) {
 	fmt.Fprintf(s.out, "Node %d -> node %d: %s\n", from.NodeID, id, text)
 }
 
-// Channel is a handshaken node's end of its connection (the seed's Channel
+// Channel is a handshaken node's end of its connection (the tutorial's Channel
 // class): it wraps the transport the server writes to that node through.
-// The seed's Channel also buffered the bytes received; here the
+// The tutorial's Channel also buffered the bytes received; here the
 // LineReceiver that ServerConnection embeds does.
 type Channel struct {
 	NodeID    int
@@ -97,7 +97,7 @@ func (c *Channel) Close() { c.transport.LoseConnection() }
 // Peer returns the node's address.
 func (c *Channel) Peer() net.Addr { return c.transport.GetPeer() }
 
-// ServerConnection is the seed's ServerConnection protocol: its first line
+// ServerConnection is the tutorial's ServerConnection protocol: its first line
 // must be the handshake, after which it has a Channel and hands every line
 // to the server.
 type ServerConnection struct {
@@ -154,7 +154,7 @@ func (p *ServerConnection) ConnectionLost(*failure.Failure) {
 }
 
 // ServerConnectionFactory makes a ServerConnection for each node that
-// connects (the seed's ServerConnectionFactory).
+// connects (the tutorial's ServerConnectionFactory).
 type ServerConnectionFactory struct {
 	host *Server
 }

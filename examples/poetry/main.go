@@ -1,7 +1,7 @@
-// Command poetry is seed 001's poetry service written with chains: a
-// server that sends a poem and closes the connection, and a client that
-// downloads from several servers at once and reports each poem's size and
-// the time it took.
+// Command poetry is the poetry service of the Twisted Introduction
+// tutorial, written with chains: a server that sends a poem and closes the
+// connection, and a client that downloads from several servers at once and
+// reports each poem's size and the time it took.
 //
 //	go run ./examples/poetry                       # three local servers, then the client
 //	go run ./examples/poetry -serve 127.0.0.1:10000 -poem ecstasy.txt
@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
@@ -35,7 +36,6 @@ func main() {
 	delay := flag.Duration("delay", 20*time.Millisecond, "pause between the server's chunks")
 	flag.Parse()
 
-	r := reactor.New()
 	cfg := serverConfig{chunk: *chunk, delay: *delay}
 	var err error
 	switch {
@@ -48,11 +48,11 @@ func main() {
 			}
 			poem = string(b)
 		}
-		err = serveOnly(r, *serve, poem, cfg, os.Stdout)
+		err = serveOnly(*serve, poem, cfg, os.Stdout)
 	case *get != "":
-		err = clientOnly(r, strings.Split(*get, ","), os.Stdout)
+		err = clientOnly(strings.Split(*get, ","), os.Stdout)
 	default:
-		err = demo(r, cfg, os.Stdout)
+		err = demo(cfg, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "poetry:", err)
@@ -122,7 +122,7 @@ func download(r *reactor.Reactor, addr string) *deferred.Deferred[[]byte] {
 
 // getPoems downloads from every address at once and reports each poem as
 // it arrives, then all of them.
-func getPoems(r *reactor.Reactor, addrs []string, out io.Writer) *deferred.Deferred[[][]byte] {
+func getPoems(r *reactor.Reactor, addrs []string, out io.Writer) *deferred.Deferred[struct{}] {
 	start := time.Now()
 	tasks := make([]*deferred.Deferred[[]byte], len(addrs))
 	for i, addr := range addrs {
@@ -131,64 +131,45 @@ func getPoems(r *reactor.Reactor, addrs []string, out io.Writer) *deferred.Defer
 			return poem, nil
 		})
 	}
-	return deferred.All(tasks...).AddCallback(func(got [][]byte) ([][]byte, error) {
+	return deferred.Then(deferred.All(tasks...), func(got [][]byte) (struct{}, error) {
 		fmt.Fprintf(out, "Got %d poems in %v\n", len(got), since(start))
-		return got, nil
+		return struct{}{}, nil
 	})
 }
 
 func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
 
 // demo serves the built-in poems on three local ports and downloads them.
-func demo(r *reactor.Reactor, cfg serverConfig, out io.Writer) error {
-	r.CallWhenRunning(func() {
+func demo(cfg serverConfig, out io.Writer) error {
+	return reactor.React(func(r *reactor.Reactor) *deferred.Deferred[struct{}] {
 		listeners := make([]*deferred.Deferred[*deferredtcp.Listener], len(poems))
 		for i, poem := range poems {
 			listeners[i] = listenPoem(r, "127.0.0.1:0", poem, cfg)
 		}
-		deferred.ThenDeferred(deferred.All(listeners...), func(ls []*deferredtcp.Listener) *deferred.Deferred[[][]byte] {
+		return deferred.ThenDeferred(deferred.All(listeners...), func(ls []*deferredtcp.Listener) *deferred.Deferred[struct{}] {
 			addrs := make([]string, len(ls))
 			for i, l := range ls {
 				addrs[i] = l.Addr().String()
 				fmt.Fprintf(out, "Serving poem %d on %s\n", i+1, addrs[i])
 			}
 			return getPoems(r, addrs, out)
-		}).AddBoth(stopWith[[][]byte](r))
+		})
 	})
-	return r.Run()
 }
 
-// stopWith is the last step of a program's chain: it stops the reactor,
-// making Run return the chain's Failure, if any.
-func stopWith[T any](r *reactor.Reactor) func(T, *failure.Failure) (T, error) {
-	return func(v T, f *failure.Failure) (T, error) {
-		if f != nil {
-			r.StopWithError(f)
-		} else {
-			r.Stop()
-		}
-		return v, nil
-	}
+// serveOnly serves poem on addr until SIGINT or SIGTERM.
+func serveOnly(addr, poem string, cfg serverConfig, out io.Writer) error {
+	return reactor.React(func(r *reactor.Reactor) *deferred.Deferred[struct{}] {
+		return deferred.ThenDeferred(listenPoem(r, addr, poem, cfg), func(l *deferredtcp.Listener) *deferred.Deferred[struct{}] {
+			fmt.Fprintf(out, "Serving a poem of %d bytes on %s\n", len(poem), l.Addr())
+			return deferred.New[struct{}]() // serve until a signal stops the reactor
+		})
+	}, reactor.WithSignals(syscall.SIGINT, syscall.SIGTERM))
 }
 
-func serveOnly(r *reactor.Reactor, addr, poem string, cfg serverConfig, out io.Writer) error {
-	r.CallWhenRunning(func() {
-		listenPoem(r, addr, poem, cfg).AddCallbacks(
-			func(l *deferredtcp.Listener) (*deferredtcp.Listener, error) {
-				fmt.Fprintf(out, "Serving a poem of %d bytes on %s\n", len(poem), l.Addr())
-				return l, nil
-			},
-			func(f *failure.Failure) (*deferredtcp.Listener, error) {
-				r.StopWithError(f)
-				return nil, nil
-			})
+// clientOnly downloads from addrs, then ends.
+func clientOnly(addrs []string, out io.Writer) error {
+	return reactor.React(func(r *reactor.Reactor) *deferred.Deferred[struct{}] {
+		return getPoems(r, addrs, out)
 	})
-	return r.Run()
-}
-
-func clientOnly(r *reactor.Reactor, addrs []string, out io.Writer) error {
-	r.CallWhenRunning(func() {
-		getPoems(r, addrs, out).AddBoth(stopWith[[][]byte](r))
-	})
-	return r.Run()
 }

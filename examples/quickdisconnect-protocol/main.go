@@ -1,8 +1,8 @@
-// Command quickdisconnect-protocol is seed 000's "protocols and factories"
-// client as the seed wrote it: a QuickDisconnectedProtocol that closes the
-// connection as soon as it is made, and a BasicClientFactory that reports
-// how the connection ended and stops the reactor. examples/quickdisconnect
-// is the same program as a chain.
+// Command quickdisconnect-protocol is the Twisted reactor tutorial's
+// "protocols and factories" client as the tutorial writes it: a
+// QuickDisconnectedProtocol that closes the connection as soon as it is made,
+// and a BasicClientFactory that reports how the connection ended and stops the
+// reactor. examples/quickdisconnect is the same program as a chain.
 //
 //	go run ./examples/quickdisconnect-protocol -addr www.example.org:80
 package main

@@ -1,10 +1,10 @@
-// Command quickdisconnect is the client of seed 000's "protocols and
-// factories" example, as a chain: it connects, says to whom, closes the
-// connection at once, and reports how the connection ended.
+// Command quickdisconnect is the client of the Twisted reactor tutorial's
+// "protocols and factories" example, as a chain: it connects, says to whom,
+// closes the connection at once, and reports how the connection ended.
 //
 //	go run ./examples/quickdisconnect -addr www.example.org:80
 //
-// The seed's program prints, with Twisted:
+// The tutorial's program prints, with Twisted:
 //
 //	Connected to 74.125.71.99.
 //	Lost connection: Connection was closed cleanly.

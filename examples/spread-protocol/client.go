@@ -13,8 +13,8 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-// Echo is the seed's client protocol. BaseProtocol's Connected field is the
-// seed's self.connected: true from ConnectionMade until ConnectionLost.
+// Echo is the tutorial's client protocol. BaseProtocol's Connected field is the
+// tutorial's self.connected: true from ConnectionMade until ConnectionLost.
 type Echo struct {
 	deferredtcp.BaseProtocol
 	out io.Writer
@@ -34,7 +34,7 @@ func (e *Echo) DataReceived(data []byte) {
 
 // EchoClientFactory reports the connection's progress, keeps the protocol
 // for the routine, and stops the reactor when the connection ends (the
-// seed's client ran on; this one exits, as the example's client does).
+// tutorial's client ran on; this one exits, as the example's client does).
 type EchoClientFactory struct {
 	deferredtcp.BaseClientFactory
 	protocol *Echo
@@ -66,7 +66,7 @@ func (f *EchoClientFactory) ClientConnectionFailed(_ *deferredtcp.Connector, rea
 	f.r.Stop()
 }
 
-// routine is the seed's thread body, one turn of its loop: say hello if
+// routine is the tutorial's thread body, one turn of its loop: say hello if
 // connected. A LoopingCall runs it on the reactor's goroutine, where the
 // protocol lives, instead of on a thread of its own.
 func routine(factory *EchoClientFactory, name string) {

@@ -1,8 +1,9 @@
-// Command spread-protocol is seed 004's "Spread Site" as the seed wrote it,
-// class for type with twist's Protocol/Factory adapter, so that a Twisted
-// programmer sees the mapping:
+// Command spread-protocol is the "Spread Site" of the Twisted tutorial on
+// Protocol, Factory and Transport, as the tutorial writes it, class for type
+// with twist's Protocol/Factory adapter, so that a Twisted programmer sees
+// the mapping:
 //
-//	Twisted (the seed)                      twist (this program)
+//	Twisted (the tutorial)                  twist (this program)
 //	class Spreader(Protocol)                type Spreader struct{ deferredtcp.BaseProtocol; ... }
 //	class SpreadFactory(Factory)            type SpreadFactory, whose BuildProtocol makes a Spreader
 //	class Echo(Protocol)                    type Echo struct{ deferredtcp.BaseProtocol; ... }
@@ -18,12 +19,12 @@
 //	go run ./examples/spread-protocol server         # listens on port 8007
 //	go run ./examples/spread-protocol client         # in other terminals
 //
-// Client flags: -addr (127.0.0.1:8007), -interval (5s, the seed's), -name
-// (the program's name, as the seed's sys.argv[0]). The client exits when the
+// Client flags: -addr (127.0.0.1:8007), -interval (5s, the tutorial's), -name
+// (the program's name, as the tutorial's sys.argv[0]). The client exits when the
 // server sends "close" or the connection ends; both programs stop gracefully
 // on SIGINT or SIGTERM.
 //
-// As in the seed, DataReceived takes whatever chunk TCP delivers as one
+// As in the tutorial, DataReceived takes whatever chunk TCP delivers as one
 // message (trimmed, so that "close" typed into nc counts): two hellos that
 // arrive together print on one line. examples/spread reads whole lines.
 package main

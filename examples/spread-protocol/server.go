@@ -12,7 +12,7 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-// Spreader is the seed's protocol: one per connection.
+// Spreader is the tutorial's protocol: one per connection.
 type Spreader struct {
 	deferredtcp.BaseProtocol
 	factory *SpreadFactory
@@ -51,7 +51,7 @@ func (s *Spreader) DataReceived(data []byte) {
 }
 
 // SpreadFactory builds a Spreader for each connection and holds what they
-// share: the count, and the seed's global clients list. Everything runs on
+// share: the count, and the tutorial's global clients list. Everything runs on
 // the reactor's goroutine, so nothing needs a lock.
 type SpreadFactory struct {
 	numProtocols int

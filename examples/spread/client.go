@@ -12,7 +12,7 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-// pythonTime is how the seed's datetime.now() prints.
+// pythonTime is how the tutorial's datetime.now() prints.
 const pythonTime = "2006-01-02 15:04:05.000000"
 
 // runClient connects to the server at addr, says hello every interval
@@ -36,7 +36,7 @@ func runClient(r *reactor.Reactor, addr string, interval time.Duration, name str
 	return r.Run()
 }
 
-// talk runs a connection: hellos on a LoopingCall (the seed's routine
+// talk runs a connection: hellos on a LoopingCall (the tutorial's routine
 // thread), lines from the server printed, and the end reported.
 func talk(r *reactor.Reactor, c *deferredtcp.Conn, interval time.Duration, name string, out io.Writer) {
 	hello := reactor.NewLoopingCall(r, func() *deferred.Deferred[struct{}] {

@@ -1,7 +1,8 @@
-// Command spread is seed 004's "Spread Site" written the twist way, with
-// chains: a server that greets every client with its number, keeps the list
-// of clients, and on "close" drops the sender and tells every other client;
-// and a client that says hello every few seconds while it is connected.
+// Command spread is the "Spread Site" of the Twisted tutorial on Protocol,
+// Factory and Transport, written the twist way, with chains: a server that
+// greets every client with its number, keeps the list of clients, and on
+// "close" drops the sender and tells every other client; and a client that
+// says hello every few seconds while it is connected.
 //
 //	go run ./examples/spread server                  # listens on port 8007
 //	go run ./examples/spread client                  # in other terminals
@@ -10,14 +11,14 @@
 // Messages are lines: the client ends its hellos with a newline, and the
 // server reads whole lines (so a hello that TCP splits or merges with the
 // next still prints as one line) and trims them, so that "close" typed into
-// nc counts. The server sends "close" as a line too. The seed's client ran
+// nc counts. The server sends "close" as a line too. The tutorial's client ran
 // a thread that slept between hellos; here a reactor.LoopingCall does it,
-// on the reactor's goroutine, where the connection lives. As in the seed,
+// on the reactor's goroutine, where the connection lives. As in the tutorial,
 // a client's number is the count of open connections, so numbers are
 // reused as clients leave.
 //
-// Client flags: -addr (127.0.0.1:8007), -interval (5s, the seed's), -name
-// (the program's name, as the seed's sys.argv[0]). The client exits when the
+// Client flags: -addr (127.0.0.1:8007), -interval (5s, the tutorial's), -name
+// (the program's name, as the tutorial's sys.argv[0]). The client exits when the
 // server sends "close" or the connection ends. Both programs stop gracefully
 // on SIGINT or SIGTERM. examples/spread-protocol is the same pair written
 // with Twisted's Protocol and Factory.
@@ -34,7 +35,7 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-// The seed's greeting, with the client's number.
+// The tutorial's greeting, with the client's number.
 const welcome = "欢迎来到Spread Site, 你是第%d个客户端用户!\n"
 
 // closeCommand is the message that makes the server drop its sender, and

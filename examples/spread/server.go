@@ -42,15 +42,15 @@ func runServer(r *reactor.Reactor, addr string, out io.Writer) error {
 	return nil
 }
 
-// site is what the seed keeps in its SpreadFactory and its global clients
-// list: the open connections, oldest first, whose number is the seed's
+// site is what the tutorial keeps in its SpreadFactory and its global clients
+// list: the open connections, oldest first, whose number is the tutorial's
 // numProtocols. It lives on the reactor's goroutine, so it needs no lock.
 type site struct {
 	out     io.Writer
 	clients []*deferredtcp.Conn
 }
 
-// serve is one client's life, the seed's Spreader: greet it with its
+// serve is one client's life, the tutorial's Spreader: greet it with its
 // number, forget it when it goes, and read its lines until then.
 func (s *site) serve(c *deferredtcp.Conn) {
 	s.clients = append(s.clients, c)

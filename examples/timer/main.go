@@ -1,5 +1,6 @@
-// Command timer is seed 000's first program, the reactor's "hello world": four
-// calls scheduled one second apart print the time, a fifth stops the reactor.
+// Command timer is the Twisted reactor tutorial's first program, the reactor's
+// "hello world": four calls scheduled one second apart print the time, a fifth
+// stops the reactor.
 //
 //	$ go run ./examples/timer
 //	Running the reactor ...

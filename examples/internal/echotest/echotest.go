@@ -1,6 +1,7 @@
-// Package echotest checks seed 003's echo server, which examples/echo
-// (chains) and examples/echo-protocol (Protocol/Factory) both implement:
-// the same test, run against each program's real main.
+// Package echotest checks the Twisted tutorial's echo server, which
+// examples/echo (chains), examples/echo-protocol (Protocol/Factory) and
+// examples/echo-service (the same, as an application) implement: the same
+// test, run against each program's real main.
 package echotest
 
 import (

@@ -15,6 +15,7 @@ package extest
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -49,10 +50,17 @@ type Proc struct {
 }
 
 // Start runs the example's main with args in a child process; it is killed
-// when the test ends if it is still running.
+// when the test ends if it is still running. Its standard input is empty.
 func Start(t testing.TB, args ...string) *Proc {
 	t.Helper()
+	return StartWithInput(t, nil, args...)
+}
+
+// StartWithInput is [Start] with stdin as the program's standard input.
+func StartWithInput(t testing.TB, stdin io.Reader, args ...string) *Proc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
+	cmd.Stdin = stdin
 	cmd.Env = append(os.Environ(), childEnv+"=1")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()

@@ -1,6 +1,7 @@
-// Package quicktest checks seed 000's quick-disconnect client, which
-// examples/quickdisconnect (chains) and examples/quickdisconnect-protocol
-// (ClientFactory) both implement, through each program's real main.
+// Package quicktest checks the Twisted reactor tutorial's quick-disconnect
+// client, which examples/quickdisconnect (chains) and
+// examples/quickdisconnect-protocol (ClientFactory) both implement, through
+// each program's real main.
 package quicktest
 
 import (

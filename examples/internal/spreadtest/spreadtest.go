@@ -1,6 +1,7 @@
-// Package spreadtest checks seed 004's Spread Site server and client, which
-// examples/spread (chains) and examples/spread-protocol (Protocol/Factory)
-// both implement: the same tests, run against each program's real main.
+// Package spreadtest checks the Spread Site server and client of the Twisted
+// tutorial on Protocol, Factory and Transport, which examples/spread (chains)
+// and examples/spread-protocol (Protocol/Factory) both implement: the same
+// tests, run against each program's real main.
 package spreadtest
 
 import (
