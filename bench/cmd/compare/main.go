@@ -104,7 +104,7 @@ func run(ctx context.Context, cfg config) int {
 	if err != nil {
 		return fail(err)
 	}
-	scs, err := pick(allScenarios, cfg.scenarios, func(s scenario) string { return s.Name })
+	scs, err := pick(allScenarios, cfg.scenarios, func(s report.Scenario) string { return s.Name })
 	if err != nil {
 		return fail(err)
 	}
@@ -180,12 +180,13 @@ func run(ctx context.Context, cfg config) int {
 	for i, sc := range scs {
 		reps := cfg.reps
 		if sc.Idle {
-			sc.conns = cfg.idleConns
-			sc.Title = fmt.Sprintf("%d idle conns", sc.conns)
+			sc.Conns = cfg.idleConns
+			sc.Title = fmt.Sprintf("%d idle conns", sc.Conns)
 			reps = 1 // memory per connection does not depend on a neighbour's load
 		}
-		rep.Scenarios = append(rep.Scenarios, sc.Scenario)
+		rep.Scenarios = append(rep.Scenarios, sc)
 		say("== [%d/%d] %s: %s", i+1, len(scs), sc.Name, sc.Title)
+		scStart := time.Now()
 		for k := range reps {
 			if reps > 1 {
 				say("  -- rep %d of %d", k+1, reps)
@@ -195,7 +196,7 @@ func run(ctx context.Context, cfg config) int {
 				var m report.Measure
 				var err error
 				if sc.Idle {
-					m, err = r.idle(ctx, srv, sc.conns)
+					m, err = r.idle(ctx, srv, sc.Conns)
 				} else {
 					m, err = r.load(ctx, srv, sc)
 				}
@@ -216,6 +217,7 @@ func run(ctx context.Context, cfg config) int {
 		for _, srv := range built {
 			rep.Results[srv.Name][sc.Name] = report.Median(rep.Runs[srv.Name][sc.Name])
 		}
+		say("   %s took %v", sc.Name, time.Since(scStart).Round(100*time.Millisecond))
 	}
 	rep.Notes = r.notes
 	say("measured in %v", time.Since(start).Round(time.Second))
@@ -247,7 +249,7 @@ func run(ctx context.Context, cfg config) int {
 	return 0
 }
 
-func summary(sc scenario, m report.Measure) string {
+func summary(sc report.Scenario, m report.Measure) string {
 	if sc.Idle {
 		return fmt.Sprintf("%d conns: RSS %.1f → %.1f MiB, %.2f KiB/conn",
 			m.IdleConns, float64(m.BaseRSS)/(1<<20), float64(m.RSS)/(1<<20), m.PerConnRSS/1024)

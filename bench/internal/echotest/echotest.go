@@ -50,8 +50,11 @@ type Server struct {
 	stopped bool
 }
 
-// Start runs serve in a goroutine and waits until it is ready. If the test
-// does not [Server.Stop] it, Start's cleanup does.
+// Start runs serve in a goroutine, waits until it is ready, and checks that
+// it echoes a first message, so that the server's accepting goroutine is
+// running before the test goes on (nbio's acceptor, started by Engine.Start,
+// misses a Stop that comes before it first runs and then never exits). If the
+// test does not [Server.Stop] it, Start's cleanup does.
 func Start(t testing.TB, serve Serve) *Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -68,6 +71,16 @@ func Start(t testing.TB, serve Serve) *Server {
 	})
 	select {
 	case s.Addr = <-addrs:
+		c := Dial(t, s.Addr)
+		msg := []byte("ready?")
+		got := make([]byte, len(msg))
+		if _, err := c.Write(msg); err != nil {
+			t.Fatalf("the first message: %v", err)
+		}
+		if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("the first message's echo: %q, %v; want %q", got, err, msg)
+		}
+		c.Close()
 		return s
 	case <-s.done:
 		t.Fatalf("the server returned before it was ready: %v", s.err)

@@ -17,6 +17,10 @@ type Scenario struct {
 	Name  string // short key, e.g. "50x64"
 	Title string // what it is, e.g. "50 conns × 64 B, lockstep"
 	Idle  bool   // a memory scenario: only the idle fields of Measure apply
+
+	Conns int // connections
+	Size  int // bytes per message
+	Depth int // messages in flight per connection (1: lockstep)
 }
 
 // Measure is one server's figures in one scenario.
