@@ -54,7 +54,7 @@ type config struct {
 func main() {
 	var cfg config
 	var servers, scenarios, date string
-	flag.StringVar(&servers, "servers", names(server.All), "comma-separated servers to measure")
+	flag.StringVar(&servers, "servers", names(server.All), "comma-separated servers to measure (also: "+names(server.Variants)+")")
 	flag.StringVar(&scenarios, "scenarios", scenarioNames(), "comma-separated scenarios to run")
 	flag.IntVar(&cfg.reps, "reps", 3, "repetitions of each load scenario, interleaved across the servers; the report shows medians")
 	flag.DurationVar(&cfg.duration, "duration", 4*time.Second, "measured window per server and scenario (after -warmup)")
@@ -100,7 +100,7 @@ func run(ctx context.Context, cfg config) int {
 	if cfg.out == "" {
 		cfg.out = filepath.Join(cfg.root, "results")
 	}
-	specs, err := pick(server.All, cfg.servers, func(s server.Spec) string { return s.Name })
+	specs, err := pick(server.Known(), cfg.servers, func(s server.Spec) string { return s.Name })
 	if err != nil {
 		return fail(err)
 	}
@@ -260,11 +260,15 @@ func summary(sc report.Scenario, m report.Measure) string {
 }
 
 func setupLines(cfg config, pinned, python, twistedVersion string) []string {
+	reps := "one rep of each scenario"
+	if cfg.reps > 1 {
+		reps = fmt.Sprintf("%d reps of each load scenario, interleaved across the servers in a rotating order; medians shown; the idle scenario runs once", cfg.reps)
+	}
 	lines := []string{
 		fmt.Sprintf("machine: %s, %d CPUs, Linux %s; %s", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version()),
 		pinned,
 		fmt.Sprintf("each server × scenario × rep: a fresh server process, %v warm-up, then a %v measured window", cfg.warmup, cfg.duration),
-		fmt.Sprintf("%d reps of each load scenario, interleaved across the servers in a rotating order; medians shown; the idle scenario runs once", cfg.reps),
+		reps,
 		fmt.Sprintf("CPU from /proc/PID/stat utime+stime at %d ticks/s", server.ClockTicks()),
 	}
 	if python != "" {

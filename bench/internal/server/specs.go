@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/twistgo/twist/bench/internal/benchenv"
@@ -33,6 +34,17 @@ var All = []Spec{
 	{Name: "nbio", About: "nbio as its Quick Start echo: OnData → Conn.Write; nbio's defaults (level-triggered epoll, NumCPU/4 pollers)", Module: "github.com/lesismal/nbio"},
 	{Name: "twisted", About: "Twisted's epoll reactor (python3), Protocol echo", Script: "twisted/echo_server.py"},
 }
+
+// Variants are servers of [All] run another way, measured only when named:
+// they show what the options chosen for the comparison are worth.
+var Variants = []Spec{
+	{Name: "gnet-defaults", About: "gnet as its echo example with gnet's defaults: one event loop, no locked OS thread", Pkg: "gnet", Args: []string{"-multicore=false", "-lock-os-thread=false"}, Module: "github.com/panjf2000/gnet/v2"},
+	{Name: "nbio-copy", About: "nbio writing back a copy of each chunk, as its Quick Start does", Pkg: "nbio", Args: []string{"-copy"}, Module: "github.com/lesismal/nbio"},
+}
+
+// Known is every server a command can be asked for by name: [All], then
+// [Variants].
+func Known() []Spec { return append(slices.Clone(All), Variants...) }
 
 // Built is a server ready to [Start]: Argv runs it.
 type Built struct {

@@ -5,6 +5,8 @@
 // run with gnet.Run, WithMulticore(true) (one event loop per CPU the process
 // may use: one when the harness pins it to a core) and WithLockOSThread(true),
 // the options of gnet's benchmark server, and stopped with Engine.Stop.
+// -multicore=false and -lock-os-thread=false run it with gnet's defaults
+// instead, to see what the options are worth.
 //
 // It prints its bound address on the first line of stdout and exits on
 // SIGTERM or SIGINT. gnet logs to stdout by default; its log goes to stderr
@@ -29,10 +31,12 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	multicore := flag.Bool("multicore", true, "gnet.WithMulticore: an event loop per CPU")
+	lock := flag.Bool("lock-os-thread", true, "gnet.WithLockOSThread: each event loop on an OS thread of its own")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	err := serve(ctx, *addr, func(a net.Addr) { fmt.Println(a) })
+	err := serve(ctx, *addr, func(a net.Addr) { fmt.Println(a) }, gnet.WithMulticore(*multicore), gnet.WithLockOSThread(*lock))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -70,9 +74,9 @@ func (es *echoServer) OnTraffic(c gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
-// serve runs the echo server on addr until ctx ends, calling ready with the
-// bound address once it listens. It returns nil after a clean stop.
-func serve(ctx context.Context, addr string, ready func(net.Addr)) error {
+// serve runs the echo server on addr with opts until ctx ends, calling ready
+// with the bound address once it listens. It returns nil after a clean stop.
+func serve(ctx context.Context, addr string, ready func(net.Addr), opts ...gnet.Option) error {
 	es := &echoServer{ready: ready, booted: make(chan struct{})}
 	ran := make(chan struct{})
 	stopped := make(chan error, 1)
@@ -90,10 +94,8 @@ func serve(ctx context.Context, addr string, ready func(net.Addr)) error {
 			stopped <- nil
 		}
 	}()
-	err := gnet.Run(es, "tcp://"+addr,
-		gnet.WithMulticore(true),
-		gnet.WithLockOSThread(true),
-		gnet.WithLogger(stderrLogger{slog.Default()}))
+	opts = append(opts, gnet.WithLogger(stderrLogger{slog.Default()}))
+	err := gnet.Run(es, "tcp://"+addr, opts...)
 	close(ran)
 	return errors.Join(err, es.bootErr, <-stopped)
 }

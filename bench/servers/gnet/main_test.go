@@ -5,6 +5,7 @@ import (
 	"net"
 	"testing"
 
+	"github.com/panjf2000/gnet/v2"
 	"github.com/twistgo/twist/bench/internal/echotest"
 	"go.uber.org/goleak"
 )
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 
 func start(t *testing.T) *echotest.Server {
 	return echotest.Start(t, func(ctx context.Context, ready func(string)) error {
-		return serve(ctx, "127.0.0.1:0", func(a net.Addr) { ready(a.String()) })
+		return serve(ctx, "127.0.0.1:0", func(a net.Addr) { ready(a.String()) }, gnet.WithMulticore(true), gnet.WithLockOSThread(true))
 	})
 }
 
