@@ -1,6 +1,7 @@
 // Command compare measures twist's echo servers side by side with the
-// standard library, cloudwego/netpoll and Twisted, on this machine, in one
-// run, and writes the table and chart to results/<date>.md and .svg.
+// standard library, the Go event-loop libraries cloudwego/netpoll, gnet v2 and
+// nbio, and Twisted, on this machine, in one run, and writes the tables and
+// chart to results/<date>.md and .svg.
 //
 // Each server is built (or, for Twisted, found), then for every scenario a
 // fresh server process is started, pinned to CPU 1 with taskset, driven by
