@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -10,11 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twistgo/twist/bench/internal/report"
 	"go.uber.org/goleak"
 )
 
@@ -23,10 +26,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 var twistServers = []string{"twist-chain", "twist-ondata", "twist-portable", "twist-adapter"}
 
 // TestCompareShort builds the harness and runs it, as a user would, against
-// the twist servers and net for about a second each with a few connections,
-// then checks the table, the chart, and that no server process remains.
+// the twist servers, net, gnet and nbio, two short reps each with a few
+// connections, then checks the table, the chart, the JSON results, that
+// every server exited cleanly on SIGTERM and that no server process remains.
 func TestCompareShort(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "compare")
@@ -35,10 +39,10 @@ func TestCompareShort(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	out := filepath.Join(dir, "results")
-	servers := append(append([]string{}, twistServers...), "net")
+	servers := append(append([]string{}, twistServers...), "net", "gnet", "nbio")
 	cmd := exec.CommandContext(ctx, bin,
-		"-servers", strings.Join(servers, ","), "-scenarios", "50x64,50x64p16,idle",
-		"-warmup", "200ms", "-duration", "700ms", "-max-conns", "4", "-idle-conns", "100",
+		"-servers", strings.Join(servers, ","), "-scenarios", "50x64,idle", "-reps", "2",
+		"-warmup", "100ms", "-duration", "400ms", "-max-conns", "4", "-idle-conns", "100",
 		"-out", out, "-date", "2001-02-03")
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
@@ -48,12 +52,13 @@ func TestCompareShort(t *testing.T) {
 		t.Fatalf("compare: %v\n%s", err, log)
 	}
 	checkNoServerLeft(t, log)
+	checkCleanExits(t, log)
 
 	md, err := os.ReadFile(filepath.Join(out, "2001-02-03.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	row := regexp.MustCompile(`(?m)^\| ([a-z-]+) \| ([\d,]+) \| [\d.]+x \| \d+ µs \| [\d.]+ (?:µs|ms) \| [\d.]+ \| [\d.]+x \| \d+% \| \d+% \| [\d.]+ \|$`)
+	row := regexp.MustCompile(`(?m)^\| ([a-z-]+) \| ([\d,]+) \| [\d.]+x \| \d+ µs \| [\d.]+ (?:µs|ms) \| [\d.]+ \| [\d.]+x \| \d+% \| \d+% \| \d+% \| [\d.]+ \|$`)
 	idleRow := regexp.MustCompile(`(?m)^\| ([a-z-]+) \| 100 \| [\d.]+ \| [\d.]+ \| -?[\d.]+ \| -?[\d.]+x \|$`)
 	rows := map[string]int{}
 	for _, m := range row.FindAllStringSubmatch(string(md), -1) {
@@ -64,8 +69,32 @@ func TestCompareShort(t *testing.T) {
 		idle[m[1]] = true
 	}
 	for _, s := range servers {
-		if rows[s] != 2 || !idle[s] {
-			t.Errorf("%s: %d load rows and idle row %v in the table; want 2 and true\n%s\n%s", s, rows[s], idle[s], md, log)
+		if rows[s] != 1 || !idle[s] {
+			t.Errorf("%s: %d load rows and idle row %v in the table; want 1 and true\n%s\n%s", s, rows[s], idle[s], md, log)
+		}
+	}
+
+	data, err := os.ReadFile(filepath.Join(out, "2001-02-03.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("the JSON results: %v", err)
+	}
+	if !slices.Equal(rep.Servers, servers) || rep.Reps != 2 {
+		t.Errorf("JSON: servers %v, reps %d; want %v, 2", rep.Servers, rep.Reps, servers)
+	}
+	for _, s := range servers {
+		for sc, want := range map[string]int{"50x64": 2, "idle": 1} {
+			runs := rep.Runs[s][sc]
+			if len(runs) != want {
+				t.Errorf("JSON: %s %s has %d runs; want %d", s, sc, len(runs), want)
+				continue
+			}
+			if got := rep.Results[s][sc]; got != report.Median(runs) {
+				t.Errorf("JSON: %s %s result %+v is not the median of its runs %+v", s, sc, got, runs)
+			}
 		}
 	}
 
@@ -91,8 +120,23 @@ func TestCompareShort(t *testing.T) {
 			}
 		}
 	}
-	if want := len(servers) * 5; bars != want { // 2 load scenarios × 2 panels + idle
+	if want := len(servers) * 3; bars != want { // a load scenario's 2 panels + idle
 		t.Errorf("SVG has %d bars; want %d", bars, want)
+	}
+}
+
+// checkCleanExits checks that the harness reported a clean exit on SIGTERM
+// for every server it started.
+func checkCleanExits(t *testing.T, log string) {
+	t.Helper()
+	clean := map[string]bool{}
+	for _, m := range regexp.MustCompile(`stopped pid (\d+) \(clean exit\)`).FindAllStringSubmatch(log, -1) {
+		clean[m[1]] = true
+	}
+	for _, m := range regexp.MustCompile(`(\S+)\s+started pid (\d+)`).FindAllStringSubmatch(log, -1) {
+		if !clean[m[2]] {
+			t.Errorf("server %s (pid %s) did not exit cleanly on SIGTERM:\n%s", m[1], m[2], log)
+		}
 	}
 }
 

@@ -1,14 +1,20 @@
 // Command compare measures twist's echo servers side by side with the
-// standard library, cloudwego/netpoll and Twisted, on this machine, in one
-// run, and writes the table and chart to results/<date>.md and .svg.
+// standard library, the Go event-loop libraries cloudwego/netpoll, gnet v2 and
+// nbio, and Twisted, on this machine, in one run, and writes the tables and
+// chart to results/<date>.md and .svg.
 //
 // Each server is built (or, for Twisted, found), then for every scenario a
 // fresh server process is started, pinned to CPU 1 with taskset, driven by
 // this process's load generator (pinned to CPU 0, GOMAXPROCS=1), and stopped
-// by its PID. Run it from bench/:
+// by its PID. A load scenario runs -reps times, interleaved: every server
+// once, in a rotating order, then again; the tables show each figure's median.
+// Run it from bench/:
 //
 //	go run ./cmd/compare
-//	go run ./cmd/compare -servers net,twist-ondata -scenarios 50x64 -duration 2s
+//	go run ./cmd/compare -servers net,twist-ondata -scenarios 50x64 -duration 2s -reps 1
+//
+// Besides <date>.md and <date>.svg it writes <date>.json, the whole run with
+// every repetition, from which cmd/headline makes the READMEs' headlines.
 //
 // A server that cannot run (Twisted not installed, a twist server not yet
 // buildable) is skipped with the reason printed and written in the report.
@@ -18,6 +24,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -36,6 +43,7 @@ import (
 
 type config struct {
 	servers, scenarios []string
+	reps               int
 	warmup, duration   time.Duration
 	out, root, python  string
 	pin                bool
@@ -47,11 +55,12 @@ type config struct {
 func main() {
 	var cfg config
 	var servers, scenarios, date string
-	flag.StringVar(&servers, "servers", names(server.All), "comma-separated servers to measure")
+	flag.StringVar(&servers, "servers", names(server.All), "comma-separated servers to measure (also: "+names(server.Variants)+")")
 	flag.StringVar(&scenarios, "scenarios", scenarioNames(), "comma-separated scenarios to run")
+	flag.IntVar(&cfg.reps, "reps", 3, "repetitions of each load scenario, interleaved across the servers; the report shows medians")
 	flag.DurationVar(&cfg.duration, "duration", 4*time.Second, "measured window per server and scenario (after -warmup)")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "unmeasured load before each window")
-	flag.StringVar(&cfg.out, "out", "", "directory for <date>.md and <date>.svg (default: results/ in the bench module)")
+	flag.StringVar(&cfg.out, "out", "", "directory for <date>.md, .svg and .json (default: results/ in the bench module)")
 	flag.StringVar(&cfg.root, "root", "", "the bench module's directory (default: found from the working directory)")
 	flag.StringVar(&cfg.python, "python", "", "python3 with Twisted (default: python3 on PATH, then /usr/bin/python3)")
 	flag.BoolVar(&cfg.pin, "pin", true, "pin servers to CPU 1 and the load generator to CPU 0 (needs taskset and 2 CPUs)")
@@ -61,6 +70,10 @@ func main() {
 	flag.Parse()
 	cfg.servers = split(servers)
 	cfg.scenarios = split(scenarios)
+	if cfg.reps < 1 {
+		fmt.Fprintln(os.Stderr, "compare: -reps must be at least 1")
+		os.Exit(2)
+	}
 	var err error
 	if cfg.date, err = time.Parse(time.DateOnly, date); err != nil {
 		fmt.Fprintln(os.Stderr, "compare: -date:", err)
@@ -88,17 +101,17 @@ func run(ctx context.Context, cfg config) int {
 	if cfg.out == "" {
 		cfg.out = filepath.Join(cfg.root, "results")
 	}
-	specs, err := pick(server.All, cfg.servers, func(s server.Spec) string { return s.Name })
+	specs, err := pick(server.Known(), cfg.servers, func(s server.Spec) string { return s.Name })
 	if err != nil {
 		return fail(err)
 	}
-	scs, err := pick(allScenarios, cfg.scenarios, func(s scenario) string { return s.Name })
+	scs, err := pick(allScenarios, cfg.scenarios, func(s report.Scenario) string { return s.Name })
 	if err != nil {
 		return fail(err)
 	}
 	rep := &report.Report{
-		Date: cfg.date, Baseline: "net", Skipped: map[string]string{},
-		Results: map[string]map[string]report.Measure{},
+		Date: cfg.date, Baseline: "net", Skipped: map[string]string{}, Reps: cfg.reps,
+		Results: map[string]map[string]report.Measure{}, Runs: map[string]map[string][]report.Measure{},
 	}
 	r := &runner{cfg: cfg, progress: say}
 
@@ -146,46 +159,66 @@ func run(ctx context.Context, cfg config) int {
 			continue
 		}
 		built = append(built, b)
-		rep.Setup = append(rep.Setup, fmt.Sprintf("`%s`: %s", spec.Name, spec.About))
+		about := fmt.Sprintf("`%s`: %s", spec.Name, spec.About)
+		if b.Version != "" {
+			about += fmt.Sprintf("; %s %s", spec.Module, b.Version)
+		}
+		rep.Setup = append(rep.Setup, about)
 		rep.Servers = append(rep.Servers, spec.Name)
 		rep.Results[spec.Name] = map[string]report.Measure{}
+		rep.Runs[spec.Name] = map[string][]report.Measure{}
 	}
 	if len(built) == 0 {
 		return fail(fmt.Errorf("no server to measure"))
 	}
 
 	// Measure: scenario by scenario, so the servers compared in one table
-	// ran close together in time.
+	// ran close together in time; within a scenario rep by rep, every server
+	// once per rep, the order rotated by one each rep so that no server is
+	// always measured first or last.
 	failed := 0
 	start := time.Now()
 	for i, sc := range scs {
+		reps := cfg.reps
 		if sc.Idle {
-			sc.conns = cfg.idleConns
-			sc.Title = fmt.Sprintf("%d idle conns", sc.conns)
+			sc.Conns = cfg.idleConns
+			sc.Title = fmt.Sprintf("%d idle conns", sc.Conns)
+			reps = 1 // memory per connection does not depend on a neighbour's load
 		}
-		rep.Scenarios = append(rep.Scenarios, sc.Scenario)
+		rep.Scenarios = append(rep.Scenarios, sc)
 		say("== [%d/%d] %s: %s", i+1, len(scs), sc.Name, sc.Title)
-		for _, srv := range built {
-			var m report.Measure
-			var err error
-			if sc.Idle {
-				m, err = r.idle(ctx, srv, sc.conns)
-			} else {
-				m, err = r.load(ctx, srv, sc)
+		scStart := time.Now()
+		for k := range reps {
+			if reps > 1 {
+				say("  -- rep %d of %d", k+1, reps)
 			}
-			if ctx.Err() != nil {
-				say("interrupted; every server started was stopped")
-				return 130
+			for j := range built {
+				srv := built[(j+k)%len(built)]
+				var m report.Measure
+				var err error
+				if sc.Idle {
+					m, err = r.idle(ctx, srv, sc.Conns)
+				} else {
+					m, err = r.load(ctx, srv, sc)
+				}
+				if ctx.Err() != nil {
+					say("interrupted; every server started was stopped")
+					return 130
+				}
+				if err != nil {
+					failed++
+					m = report.Measure{Err: err.Error()}
+					say("    %-15s FAILED: %v", srv.Name, err)
+				} else {
+					say("    %-15s %s", srv.Name, summary(sc, m))
+				}
+				rep.Runs[srv.Name][sc.Name] = append(rep.Runs[srv.Name][sc.Name], m)
 			}
-			if err != nil {
-				failed++
-				m = report.Measure{Err: err.Error()}
-				say("    %-15s FAILED: %v", srv.Name, err)
-			} else {
-				say("    %-15s %s", srv.Name, summary(sc, m))
-			}
-			rep.Results[srv.Name][sc.Name] = m
 		}
+		for _, srv := range built {
+			rep.Results[srv.Name][sc.Name] = report.Median(rep.Runs[srv.Name][sc.Name])
+		}
+		say("   %s took %v", sc.Name, time.Since(scStart).Round(100*time.Millisecond))
 	}
 	rep.Notes = r.notes
 	say("measured in %v", time.Since(start).Round(time.Second))
@@ -199,22 +232,25 @@ func run(ctx context.Context, cfg config) int {
 	if err != nil {
 		return fail(err)
 	}
-	md := rep.Markdown()
-	if err := os.WriteFile(base+".md", []byte(md), 0o644); err != nil {
+	data, err := json.MarshalIndent(rep, "", "\t")
+	if err != nil {
 		return fail(err)
 	}
-	if err := os.WriteFile(base+".svg", svg, 0o644); err != nil {
-		return fail(err)
+	md := rep.Markdown()
+	for ext, content := range map[string][]byte{".md": []byte(md), ".svg": svg, ".json": append(data, '\n')} {
+		if err := os.WriteFile(base+ext, content, 0o644); err != nil {
+			return fail(err)
+		}
 	}
 	fmt.Print("\n" + md)
-	say("wrote %s.md and %s.svg", base, base)
+	say("wrote %[1]s.md, %[1]s.svg and %[1]s.json", base)
 	if failed > 0 {
 		return 1
 	}
 	return 0
 }
 
-func summary(sc scenario, m report.Measure) string {
+func summary(sc report.Scenario, m report.Measure) string {
 	if sc.Idle {
 		return fmt.Sprintf("%d conns: RSS %.1f → %.1f MiB, %.2f KiB/conn",
 			m.IdleConns, float64(m.BaseRSS)/(1<<20), float64(m.RSS)/(1<<20), m.PerConnRSS/1024)
@@ -225,10 +261,15 @@ func summary(sc scenario, m report.Measure) string {
 }
 
 func setupLines(cfg config, pinned, python, twistedVersion string) []string {
+	reps := "one rep of each scenario"
+	if cfg.reps > 1 {
+		reps = fmt.Sprintf("%d reps of each load scenario, interleaved across the servers in a rotating order; medians shown; the idle scenario runs once", cfg.reps)
+	}
 	lines := []string{
 		fmt.Sprintf("machine: %s, %d CPUs, Linux %s; %s", cpuModel(), runtime.NumCPU(), kernel(), runtime.Version()),
 		pinned,
-		fmt.Sprintf("each server × scenario: a fresh server process, %v warm-up, then a %v measured window", cfg.warmup, cfg.duration),
+		fmt.Sprintf("each server × scenario × rep: a fresh server process, %v warm-up, then a %v measured window", cfg.warmup, cfg.duration),
+		reps,
 		fmt.Sprintf("CPU from /proc/PID/stat utime+stime at %d ticks/s", server.ClockTicks()),
 	}
 	if python != "" {

@@ -10,18 +10,14 @@ import (
 	"github.com/twistgo/twist/bench/internal/server"
 )
 
-// A scenario is one load (or idle-memory) test, run against a fresh server.
-type scenario struct {
-	report.Scenario
-	conns, size, depth int
-}
-
-var allScenarios = []scenario{
-	{Scenario: report.Scenario{Name: "50x64", Title: "50 conns × 64 B, lockstep"}, conns: 50, size: 64, depth: 1},
-	{Scenario: report.Scenario{Name: "1000x64", Title: "1000 conns × 64 B, lockstep"}, conns: 1000, size: 64, depth: 1},
-	{Scenario: report.Scenario{Name: "50x64p16", Title: "50 conns × 64 B, 16 in flight"}, conns: 50, size: 64, depth: 16},
-	{Scenario: report.Scenario{Name: "20x16k", Title: "20 conns × 16 KiB, lockstep"}, conns: 20, size: 16 << 10, depth: 1},
-	{Scenario: report.Scenario{Name: "idle", Title: "10000 idle conns", Idle: true}, conns: 10000, size: 64, depth: 1},
+// allScenarios are the load (and idle-memory) tests, each run against a
+// fresh server.
+var allScenarios = []report.Scenario{
+	{Name: "50x64", Title: "50 conns × 64 B, lockstep", Conns: 50, Size: 64, Depth: 1},
+	{Name: "1000x64", Title: "1000 conns × 64 B, lockstep", Conns: 1000, Size: 64, Depth: 1},
+	{Name: "50x64p16", Title: "50 conns × 64 B, 16 in flight", Conns: 50, Size: 64, Depth: 16},
+	{Name: "20x16k", Title: "20 conns × 16 KiB, lockstep", Conns: 20, Size: 16 << 10, Depth: 1},
+	{Name: "idle", Title: "10000 idle conns", Idle: true, Conns: 10000, Size: 64, Depth: 1},
 }
 
 // stopGrace is how long a server may take to exit after SIGTERM.
@@ -59,16 +55,16 @@ func (r *runner) start(ctx context.Context, srv server.Built) (*server.Process, 
 	}, nil
 }
 
-// load measures srv under sc's load: a fresh server, sc.conns connections
+// load measures srv under sc's load: a fresh server, sc.Conns connections
 // driven for warmup+duration, the server's CPU and RSS sampled as the
 // measured window opens and closes.
-func (r *runner) load(ctx context.Context, srv server.Built, sc scenario) (m report.Measure, err error) {
+func (r *runner) load(ctx context.Context, srv server.Built, sc report.Scenario) (m report.Measure, err error) {
 	p, stop, err := r.start(ctx, srv)
 	if err != nil {
 		return m, err
 	}
 	defer stop()
-	conns := sc.conns
+	conns := sc.Conns
 	if r.cfg.maxConns > 0 {
 		conns = min(conns, r.cfg.maxConns)
 	}
@@ -82,7 +78,7 @@ func (r *runner) load(ctx context.Context, srv server.Built, sc scenario) (m rep
 	var coreBefore, coreAfter [2]int64 // busy, total ticks of the server's CPU
 	var statErr error
 	res, err := pool.Run(ctx, loadgen.Load{
-		Size: sc.size, Depth: sc.depth, Warmup: r.cfg.warmup, Duration: r.cfg.duration,
+		Size: sc.Size, Depth: sc.Depth, Warmup: r.cfg.warmup, Duration: r.cfg.duration,
 		OnWindow: func(open bool) {
 			s, err := p.Stat()
 			if err != nil && statErr == nil {

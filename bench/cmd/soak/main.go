@@ -53,7 +53,7 @@ func run(ctx context.Context, name string, conns, size int, duration, warmup, ev
 		return fail(err)
 	}
 	var spec server.Spec
-	for _, s := range server.All {
+	for _, s := range server.Known() {
 		if s.Name == name {
 			spec = s
 		}

@@ -17,7 +17,8 @@ type Load struct {
 	Depth int // messages in flight per connection; 1 (or 0) is lockstep
 
 	// Warmup runs the load without counting it; Duration is the measured
-	// window after it. Together they bound Run.
+	// window after it, which opens at the generator's first wake-up past
+	// Warmup. Together (and that wake-up) they bound Run.
 	Warmup, Duration time.Duration
 
 	// PerConn, when > 0, stops each connection after that many echoed
@@ -177,8 +178,11 @@ func (r *runner) loop(ctx context.Context) (Result, error) {
 		}
 		r.now = int64(time.Since(r.base))
 		if !perConn && !r.counting && r.now >= windowOpen {
+			// A wake-up late past the warm-up (a busy machine) starts the
+			// window late: it still lasts Duration from there.
 			r.counting = true
 			windowStart = r.now
+			windowClose = windowStart + int64(r.load.Duration)
 			r.open()
 		}
 		for _, ev := range events[:max(n, 0)] {

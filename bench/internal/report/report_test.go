@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,8 @@ func sample() *Report {
 func TestMarkdown(t *testing.T) {
 	md := sample().Markdown()
 	for _, want := range []string{
-		"| net | 100,000 | 1.00x | 400 µs | 900 µs | 4.00 | 1.00x | 40% | 0% | 8.0 |",
-		"| twist-ondata | 150,000 | 1.50x | 300 µs | 20.0 ms | 2.00 | 0.50x | 30% | 0% | 6.0 |",
+		"| net | 100,000 | 1.00x | 400 µs | 900 µs | 4.00 | 1.00x | – | 40% | 0% | 8.0 |",
+		"| twist-ondata | 150,000 | 1.50x | 300 µs | 20.0 ms | 2.00 | 0.50x | – | 30% | 0% | 6.0 |",
 		"| net | 100 | 4.0 | 5.0 | 10.24 | 1.00x |",
 		"| twist-ondata | failed: boom / with a pipe |",
 		"- `twisted`: python3 cannot import twisted",
@@ -85,6 +86,57 @@ func TestThousands(t *testing.T) {
 	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1234567.4, "1,234,567"}, {-12345, "-12,345"}} {
 		if got := Thousands(tc.v); got != tc.want {
 			t.Errorf("Thousands(%v) = %q; want %q", tc.v, got, tc.want)
+		}
+	}
+}
+
+func TestMedianAndSpread(t *testing.T) {
+	runs := []Measure{
+		{Rate: 300, CPUPerMsg: 9 * time.Microsecond, RSS: 30, P99: 3 * time.Millisecond},
+		{Rate: 100, CPUPerMsg: 5 * time.Microsecond, RSS: 10, P99: 1 * time.Millisecond},
+		{Rate: 200, CPUPerMsg: 6 * time.Microsecond, RSS: 20, P99: 2 * time.Millisecond},
+	}
+	got := Median(runs)
+	want := Measure{Rate: 200, CPUPerMsg: 6 * time.Microsecond, RSS: 20, P99: 2 * time.Millisecond}
+	if got != want {
+		t.Errorf("Median of 3 = %+v; want %+v", got, want)
+	}
+	if got := Median(runs[:2]); got.Rate != 200 || got.CPUPerMsg != 7*time.Microsecond {
+		t.Errorf("Median of 2 = %+v; want the means of the two: rate 200, CPU 7µs", got)
+	}
+	failed := append(slices.Clone(runs), Measure{Err: "refused"})
+	if got := Median(failed); got.Err != "rep 4 of 4: refused" {
+		t.Errorf("Median with a failed rep = %+v; want its error", got)
+	}
+
+	r := sample()
+	r.Reps = 3
+	r.Runs = map[string]map[string][]Measure{"net": {"50x64": runs}}
+	r.Results["net"]["50x64"] = Median(runs)
+	if v, ok := r.Spread("net", "50x64"); !ok || v != 4.0/6 {
+		t.Errorf("Spread = %v, %v; want (9-5)/6, true", v, ok)
+	}
+	if _, ok := r.Spread("twist-ondata", "50x64"); ok {
+		t.Error("Spread with no reps recorded reports ok")
+	}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| net | 200 | 1.00x | 0 µs | 2000 µs | 6.00 | 1.00x | 67% | 0% | 0% | 0.0 |",
+		"median of 3 repetitions",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestCPU(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{{456 * time.Nanosecond, "0.456"}, {7214 * time.Nanosecond, "7.21"}, {13480 * time.Nanosecond, "13.48"}} {
+		if got := CPU(tc.d); got != tc.want {
+			t.Errorf("CPU(%v) = %q; want %q", tc.d, got, tc.want)
 		}
 	}
 }

@@ -128,7 +128,7 @@ func (r *Report) SVG() ([]byte, error) {
 				continue
 			}
 			left = append(left, bar{label: s, v: m.Rate, text: Thousands(m.Rate)})
-			right = append(right, bar{label: s, v: micros(m.CPUPerMsg), text: fmt.Sprintf("%.2f µs", micros(m.CPUPerMsg))})
+			right = append(right, bar{label: s, v: micros(m.CPUPerMsg), text: CPU(m.CPUPerMsg) + " µs"})
 		}
 		if sc.Idle {
 			p := r.panel(sc.Title+" — RSS per connection", chartMargin, y, left)

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"debug/buildinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/twistgo/twist/bench/internal/benchenv"
@@ -17,6 +19,7 @@ type Spec struct {
 	Script string   // a Python script under the bench module; empty for a Go server
 	Pkg    string   // a Go server's package under servers/; empty means Name
 	Args   []string // the Go server's arguments
+	Module string   // the library a Go server is built on, whose version [Build] reports
 }
 
 // All lists the comparison's servers, in display order.
@@ -26,14 +29,28 @@ var All = []Spec{
 	{Name: "twist-portable", About: "twist, portable backend (Go's net package under the loop): OnData → Send", Pkg: "twist", Args: []string{"-api", "ondata", "-backend", "portable"}},
 	{Name: "twist-adapter", About: "twist, epoll backend: Twisted-style Protocol/Factory adapter (ListenTCP)", Pkg: "twist", Args: []string{"-api", "adapter"}},
 	{Name: "net", About: "standard library: goroutine per connection, 64 KiB buffer copy loop"},
-	{Name: "netpoll", About: "github.com/cloudwego/netpoll EventLoop, as in its guide"},
+	{Name: "netpoll", About: "cloudwego/netpoll EventLoop, as in its guide", Module: "github.com/cloudwego/netpoll"},
+	{Name: "gnet", About: "gnet v2 as its echo example: OnTraffic → c.Next(-1) → c.Write; multicore and locked OS thread, as its benchmark server", Module: "github.com/panjf2000/gnet/v2"},
+	{Name: "nbio", About: "nbio as its Quick Start echo: OnData → Conn.Write; nbio's defaults (level-triggered epoll, NumCPU/4 pollers)", Module: "github.com/lesismal/nbio"},
 	{Name: "twisted", About: "Twisted's epoll reactor (python3), Protocol echo", Script: "twisted/echo_server.py"},
 }
+
+// Variants are servers of [All] run another way, measured only when named:
+// they show what the options chosen for the comparison are worth.
+var Variants = []Spec{
+	{Name: "gnet-defaults", About: "gnet as its echo example with gnet's defaults: one event loop, no locked OS thread", Pkg: "gnet", Args: []string{"-multicore=false", "-lock-os-thread=false"}, Module: "github.com/panjf2000/gnet/v2"},
+	{Name: "nbio-copy", About: "nbio writing back a copy of each chunk, as its Quick Start does", Pkg: "nbio", Args: []string{"-copy"}, Module: "github.com/lesismal/nbio"},
+}
+
+// Known is every server a command can be asked for by name: [All], then
+// [Variants].
+func Known() []Spec { return append(slices.Clone(All), Variants...) }
 
 // Built is a server ready to [Start]: Argv runs it.
 type Built struct {
 	Spec
-	Argv []string
+	Argv    []string
+	Version string // the version of Spec.Module the binary holds, if any
 }
 
 // Build readies spec: a Go server is compiled into dir; the Twisted one needs
@@ -66,6 +83,17 @@ func Build(ctx context.Context, spec Spec, root, dir, python string) (b Built, s
 		return b, "not yet available: it does not build: " + FirstLines(string(out), 3), nil
 	}
 	b.Argv = append([]string{bin}, spec.Args...)
+	if spec.Module != "" {
+		info, err := buildinfo.ReadFile(bin)
+		if err != nil {
+			return b, "", err
+		}
+		for _, dep := range info.Deps {
+			if dep.Path == spec.Module {
+				b.Version = dep.Version
+			}
+		}
+	}
 	return b, "", nil
 }
 
