@@ -59,26 +59,14 @@ var receivers = map[string]string{
 	"t":    "deferredtcp.Transport",
 }
 
-// pending lists names that other work in progress adds (the service
-// package, reactor.React, reactor.BlockingCall): while one does not
-// resolve it is only logged. Once it resolves, the test fails until it is
-// taken off this list; the list is to be empty once that work is merged.
+// pending lists names that work in progress adds to existing packages:
+// while one does not resolve it is only logged. Once it resolves, the test
+// fails until it is taken off this list, which is to be empty once that
+// work is merged. (The names of a package whose directory does not exist
+// yet are pending too, with no need to be listed.)
 var pending = map[string]bool{
-	"reactor.React":                       true,
-	"reactor.BlockingCall":                true,
-	"service.Service":                     true,
-	"service.MultiService":                true,
-	"service.NewMultiService":             true,
-	"service.MultiService.AddService":     true,
-	"service.NewApplication":              true,
-	"service.Application.Run":             true,
-	"service.TCPServer":                   true,
-	"service.EndpointServer":              true,
-	"service.NewTimerService":             true,
-	"service.NewClientService":            true,
-	"service.ClientService.WhenConnected": true,
-	"service.BackoffPolicy":               true,
-	"service.Supervise":                   true,
+	"reactor.React":        true, // task.react
+	"reactor.BlockingCall": true, // blockingCallFromThread
 }
 
 // qualified matches pkg.Name and pkg.Type.Member, and var.Member for the
@@ -110,7 +98,11 @@ func TestDocumentedNamesResolve(t *testing.T) {
 	unresolved := 0
 	for _, n := range sorted {
 		ok := resolves(index, n)
+		pkg, _, _ := strings.Cut(n, ".")
 		switch {
+		case !ok && index[pkg].missing:
+			t.Logf("package %s does not exist yet: %s (%s)", pkg, n, names[n][0])
+			unresolved++
 		case ok && pending[n]:
 			t.Errorf("%s resolves now: take it off the pending list", n)
 		case !ok && pending[n]:
@@ -173,6 +165,7 @@ func qualify(q, a, b string) string {
 // pkgIndex is what go doc finds in a package: its exported top-level
 // names, and the exported methods and fields of each type.
 type pkgIndex struct {
+	missing bool // the package's directory does not exist
 	top     map[string]bool
 	members map[string]map[string]bool
 }
@@ -182,7 +175,8 @@ func loadPackage(t *testing.T, dir string) *pkgIndex {
 	idx := &pkgIndex{top: map[string]bool{}, members: map[string]map[string]bool{}}
 	entries, err := os.ReadDir(dir)
 	if os.IsNotExist(err) {
-		return idx // a package still to be written: its names are pending
+		idx.missing = true // a package still to be written: its names are pending
+		return idx
 	}
 	if err != nil {
 		t.Fatal(err)
