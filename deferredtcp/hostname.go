@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
@@ -31,8 +32,8 @@ type Resolver interface {
 // then starts a connection attempt to the first address, and to the next
 // one whenever [HostnameEndpoint.AttemptDelay] passes or the latest attempt
 // fails, alternating IPv6 and IPv4 addresses as RFC 8305 says. The first
-// attempt to succeed wins and the others are cancelled. Set its fields
-// before connecting.
+// attempt to succeed wins and the others are cancelled. Make one with
+// [NewHostnameEndpoint], and set its fields before connecting.
 type HostnameEndpoint struct {
 	// Host is a host name or an IP address; Port its TCP port.
 	Host string
@@ -80,7 +81,8 @@ func (e *HostnameEndpoint) Connect(f Factory) *deferred.Deferred[Protocol] {
 // DialConn connects and returns the connection (after the TLS handshake
 // when TLS is set), for chain-style code. It fails with a *net.OpError: of
 // the lookup (a *net.DNSError inside, IsNotFound when the name has no
-// address), or of the last attempt to fail when all of them do. Cancelling
+// address), of a port out of range (a *net.AddrError inside), or of the
+// last attempt to fail when all of them do. Cancelling
 // the Deferred cancels the lookup and every attempt. Loop goroutine only
 // (or before Run).
 func (e *HostnameEndpoint) DialConn() *deferred.Deferred[*Conn] {
@@ -89,7 +91,9 @@ func (e *HostnameEndpoint) DialConn() *deferred.Deferred[*Conn] {
 		h.e.AttemptDelay = DefaultAttemptDelay
 	}
 	h.d = deferred.NewWithCanceller(h.cancelled)
-	if ip, err := netip.ParseAddr(e.Host); err == nil {
+	if e.Port < 0 || e.Port > 65535 {
+		h.fail(&net.OpError{Op: "dial", Net: "tcp", Err: &net.AddrError{Err: "invalid port", Addr: strconv.Itoa(e.Port)}})
+	} else if ip, err := netip.ParseAddr(e.Host); err == nil {
 		h.resolved([]netip.Addr{ip}, nil)
 	} else {
 		h.lookup()

@@ -149,10 +149,19 @@ func TestHostnameEndpointAllFail(t *testing.T) {
 	})
 }
 
-// TestHostnameEndpointLookupFails checks the errors of a failed lookup and
-// of a name with no address to try, and cancellation during the lookup.
+// TestHostnameEndpointLookupFails checks the errors of a bad port, of a
+// failed lookup and of a name with no address to try, and cancellation
+// during the lookup.
 func TestHostnameEndpointLookupFails(t *testing.T) {
 	notFound := &net.DNSError{Err: "no such host", Name: "twist.test", IsNotFound: true}
+	t.Run("bad port", func(t *testing.T) {
+		r := reactor.New()
+		e := deferredtcp.NewHostnameEndpoint(r, "127.0.0.1", 65536)
+		got, _ := dialConn(t, r, e)
+		require.EqualError(t, got.err, "dial tcp: address 65536: invalid port")
+		var ae *net.AddrError
+		require.ErrorAs(t, got.err, &ae)
+	})
 	for _, tc := range []struct {
 		name     string
 		resolver *fakeResolver
