@@ -397,3 +397,44 @@ func TestCoiterateOnReactor(t *testing.T) {
 		require.False(t, r.Cooperator().Running())
 	})
 }
+
+// BenchmarkCooperatorStep measures a step of a cooperative task: the
+// coroutine switch into the iterator and back, and the Cooperator's turn
+// taking, against the bare switch of iter.Pull.
+func BenchmarkCooperatorStep(b *testing.B) {
+	b.Run("iter.Pull", func(b *testing.B) {
+		b.ReportAllocs()
+		next, stop := iter.Pull(Steps(func(yield func(*deferred.Deferred[struct{}]) bool) {
+			for yield(nil) {
+			}
+		}))
+		defer stop()
+		for b.Loop() {
+			next()
+		}
+	})
+	for _, tasks := range []int{1, 100} {
+		b.Run(fmt.Sprintf("tasks-%d", tasks), func(b *testing.B) {
+			b.ReportAllocs()
+			clock := NewClock(epoch)
+			coop := NewCooperator(clock, WithStepsPerSlice(1000))
+			left := b.N
+			for range tasks {
+				coop.Cooperate(func(yield func(*deferred.Deferred[struct{}]) bool) {
+					for left > 0 {
+						left--
+						if !yield(nil) {
+							return
+						}
+					}
+				})
+			}
+			b.ResetTimer()
+			for left > 0 {
+				clock.Advance(0)
+			}
+			b.StopTimer()
+			coop.Stop()
+		})
+	}
+}
