@@ -11,12 +11,13 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-// Echo is seed 003's echo protocol.
+// Echo is the Twisted tutorial's echo protocol.
 type Echo struct{ deferredtcp.BaseProtocol }
 
 func (e *Echo) DataReceived(p []byte) { e.Transport.Write(p) }
 
-// Greeter says hello, prints the echo and hangs up (seed 004's client).
+// Greeter says hello, prints the echo and hangs up, as the client of the
+// Twisted tutorial on Protocol, Factory and Transport does.
 type Greeter struct{ deferredtcp.BaseProtocol }
 
 func (g *Greeter) ConnectionMade(t deferredtcp.Transport) { t.Write([]byte("hello, twist")) }
@@ -37,7 +38,7 @@ func (f *GreeterFactory) ClientConnectionLost(_ *deferredtcp.Connector, reason *
 	f.r.Stop()
 }
 
-// A Twisted-style echo server and client, as in seeds 003 and 004.
+// A Twisted-style echo server and client, as in the Twisted tutorials.
 func ExampleListenTCP() {
 	r := reactor.New()
 	server := &deferredtcp.BaseFactory{NewProtocol: func() deferredtcp.Protocol { return &Echo{} }}

@@ -15,7 +15,7 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-// echoProtocol writes back what it reads (seed 003's Echo).
+// echoProtocol writes back what it reads (the Twisted tutorial's Echo).
 type echoProtocol struct {
 	deferredtcp.BaseProtocol
 	made   int

@@ -751,7 +751,8 @@ func (c *Conn) SetKeepAlive(on bool) error {
 	return c.io.setKeepAlive(on)
 }
 
-// opError wraps a syscall error of op as the net package would.
+// opError wraps a syscall error of op as the net package would, naming
+// both ends ("read tcp 127.0.0.1:8007->127.0.0.1:54420: ...").
 func (c *Conn) opError(op string, err error) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) {
@@ -763,5 +764,5 @@ func (c *Conn) opError(op string, err error) error {
 			err = os.NewSyscallError(op, err)
 		}
 	}
-	return &net.OpError{Op: op, Net: c.network, Source: c.laddr, Addr: c.raddr, Err: err}
+	return &net.OpError{Op: op, Net: c.network, Source: c.LocalAddr(), Addr: c.raddr, Err: err}
 }

@@ -51,8 +51,11 @@
 // [ReconnectingClientFactory] retries with Twisted's back-off. The framing
 // receivers ([LineReceiver], [Int32StringReceiver] and its siblings,
 // [NetstringReceiver]) have chain-side twins ([Conn.ReadUntil],
-// [ReadInt32String], [ReadNetstring], ...). [ServerFromString] and
-// [ClientFromString] read Twisted's endpoint strings. TLS ([ListenTLS],
+// [ReadInt32String], [ReadNetstring], ...), and a [TimeoutMixin] closes a
+// protocol's idle connection. [ServerFromString] and [ClientFromString]
+// read Twisted's endpoint strings; a [HostnameEndpoint] connects to a host
+// by name, trying each of its addresses, and [ConnectProtocol] attaches a
+// protocol to any client endpoint. TLS ([ListenTLS],
 // [ConnectTLS], [StartTLS]) and UDP ([ListenUDP]) complete the set, and
 // [Pipe] and package deferredtcptest let protocols be tested without a
 // network.

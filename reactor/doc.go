@@ -7,9 +7,11 @@
 // [DeferToGoroutine]), file-descriptor handlers (on the Linux [Epoll] backend)
 // and system event triggers for startup and shutdown. Code written against the
 // [Scheduler] interface runs unchanged on the deterministic [Clock] in tests.
+// A [Cooperator] runs long jobs a slice at a time ([Cooperate], [Coiterate]).
 // A [Group] runs one reactor per core.
 //
-// The smallest complete program, seed 000's first example:
+// The smallest complete program, the first one of the Twisted reactor
+// tutorial:
 //
 //	r := reactor.New()
 //	r.Schedule(time.Second, func() { fmt.Println("Current time is", time.Now().Format(time.TimeOnly)) })

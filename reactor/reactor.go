@@ -45,6 +45,7 @@ type Reactor struct {
 	started   bool // "during startup" has begun: CallWhenRunning calls at once
 	shutdown  shutdownState
 	pool      workerPool
+	coop      *Cooperator // Cooperate's and Coiterate's, made on first use
 }
 
 // shutdownState tracks the end of Run (loop goroutine only).
