@@ -65,7 +65,6 @@ var receivers = map[string]string{
 // work is merged. (The names of a package whose directory does not exist
 // yet are pending too, with no need to be listed.)
 var pending = map[string]bool{
-	"reactor.React":        true, // task.react
 	"reactor.BlockingCall": true, // blockingCallFromThread
 }
 
