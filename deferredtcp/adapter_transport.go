@@ -1,0 +1,334 @@
+package deferredtcp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/twistgo/twist/failure"
+)
+
+func serveProtocol(c *Conn, p Protocol, onLost func(*failure.Failure), server bool) *connTransport {
+	t := &connTransport{p: p, onLost: onLost, server: server}
+	t.dataFn = t.dataReceived
+	t.c = c
+	t.guard("ConnectionMade", func() { MakeConnection(p, t) })
+	t.attach(c)
+	return t
+}
+
+// connTransport is the Transport of a protocol served over a Conn.
+type connTransport struct {
+	c      *Conn
+	p      Protocol
+	onLost func(*failure.Failure)
+	dataFn func([]byte)
+	server bool // the accepting side, for StartTLS
+
+	disconnecting bool  // LoseConnection or AbortConnection was called
+	lost          bool  // ConnectionLost has been called
+	reason        error // what ConnectionLost is to report, if not Conn.Lost's
+	readPaused    bool  // PauseProducing was called
+	eofPending    bool  // the peer's EOF came while reading was paused
+
+	producer       Producer
+	streaming      bool
+	producerPaused bool // the push producer was paused by the transport
+	waitingDrain   bool // a watermark probe is pending
+	pullPending    bool // a pull ResumeProducing is scheduled
+
+	wbuf []byte // WriteSequence's gathering buffer
+}
+
+// attach wires t to c's events: its bytes (unless paused), its end of
+// stream, its loss, in that order, since each may come at once.
+func (t *connTransport) attach(c *Conn) {
+	t.c = c
+	if !t.readPaused {
+		c.OnData(t.dataFn)
+	} else {
+		c.OnData(nil)
+	}
+	c.OnEOF(t.eof)
+	c.Lost().AddBoth(func(_ struct{}, f *failure.Failure) (struct{}, error) {
+		if t.c == c {
+			t.connectionLost(f)
+		}
+		return struct{}{}, nil
+	})
+}
+
+func (t *connTransport) dataReceived(p []byte) {
+	if t.disconnecting || t.lost {
+		return
+	}
+	defer t.recoverPanic("DataReceived")
+	t.p.DataReceived(p)
+}
+
+func (t *connTransport) eof() {
+	if t.readPaused {
+		t.eofPending = true
+		return
+	}
+	if hp, ok := t.p.(HalfCloseableProtocol); ok {
+		t.guard("ReadConnectionLost", hp.ReadConnectionLost)
+		return
+	}
+	t.LoseConnection()
+}
+
+func (t *connTransport) connectionLost(f *failure.Failure) {
+	if t.lost {
+		return
+	}
+	t.lost = true
+	t.disconnecting = true
+	var reason error = ErrConnectionDone
+	switch {
+	case t.reason != nil:
+		reason = t.reason
+	case f != nil:
+		reason = f
+	}
+	fail := failure.New(reason)
+	if p := t.producer; p != nil {
+		t.producer = nil
+		t.guard("StopProducing", p.StopProducing)
+	}
+	t.guard("ConnectionLost", func() { LoseProtocol(t.p, fail) })
+	if t.onLost != nil {
+		t.onLost(fail)
+	}
+}
+
+// guard calls f, turning a panic into an aborted connection.
+func (t *connTransport) guard(what string, f func()) {
+	defer t.recoverPanic(what)
+	f()
+}
+
+func (t *connTransport) recoverPanic(what string) {
+	if v := recover(); v != nil {
+		f := failure.FromPanic(v)
+		t.c.Reactor().Logger().Error("deferredtcp: protocol panicked; connection aborted",
+			"in", what, "protocol", fmt.Sprintf("%T", t.p), "panic", f.Error(), "traceback", f.Traceback())
+		t.abortWith(f)
+	}
+}
+
+func (t *connTransport) abortWith(err error) {
+	if t.lost {
+		return
+	}
+	if t.reason == nil {
+		t.reason = err
+	}
+	t.disconnecting = true
+	t.c.Abort()
+}
+
+// Write implements [Transport].
+func (t *connTransport) Write(p []byte) {
+	if t.disconnecting {
+		return
+	}
+	if err := t.c.Send(p); err != nil {
+		if errors.Is(err, ErrWriteBufferFull) {
+			t.abortWith(err)
+		}
+		return
+	}
+	if t.producer != nil {
+		// A pull producer that writes is asked again, in the next
+		// iteration, unless the buffer went over the high watermark.
+		t.checkWatermark()
+		if !t.streaming {
+			t.pull()
+		}
+	}
+}
+
+// WriteSequence implements [Transport].
+func (t *connTransport) WriteSequence(ps [][]byte) {
+	n := 0
+	for _, p := range ps {
+		n += len(p)
+	}
+	if n > 64<<10 {
+		for _, p := range ps {
+			t.Write(p)
+		}
+		return
+	}
+	b := t.wbuf[:0]
+	for _, p := range ps {
+		b = append(b, p...)
+	}
+	t.wbuf = b
+	t.Write(b)
+}
+
+// checkWatermark pauses a push producer when the write buffer is over the
+// high watermark, and stops asking a pull producer for data, until the
+// buffer has drained to the low one. It asks the Conn with an empty Write,
+// whose Deferred fires at once at or below the high watermark and
+// otherwise once the buffer has drained.
+func (t *connTransport) checkWatermark() {
+	if t.waitingDrain || t.c.Buffered() == 0 {
+		return
+	}
+	probing, below := true, false
+	t.c.Write(nil).AddBoth(func(int, *failure.Failure) (int, error) {
+		if probing {
+			below = true
+		} else {
+			t.drained()
+		}
+		return 0, nil
+	})
+	probing = false
+	if below {
+		return
+	}
+	t.waitingDrain = true
+	if pp, ok := t.producer.(PushProducer); ok && t.streaming && !t.producerPaused {
+		t.producerPaused = true
+		t.guard("PauseProducing", pp.PauseProducing)
+	}
+}
+
+// drained runs once the write buffer is down to the low watermark.
+func (t *connTransport) drained() {
+	t.waitingDrain = false
+	p := t.producer
+	if p == nil || t.lost {
+		return
+	}
+	if !t.streaming {
+		t.pull()
+		return
+	}
+	if t.producerPaused {
+		t.producerPaused = false
+		t.guard("ResumeProducing", p.ResumeProducing)
+	}
+}
+
+// pull asks the pull producer for data in the next loop iteration.
+func (t *connTransport) pull() {
+	if t.pullPending || t.waitingDrain {
+		return
+	}
+	t.pullPending = true
+	t.c.Reactor().Schedule(0, t.pullTick)
+}
+
+func (t *connTransport) pullTick() {
+	t.pullPending = false
+	p := t.producer
+	if p == nil || t.streaming || t.lost || t.waitingDrain {
+		return
+	}
+	t.guard("ResumeProducing", p.ResumeProducing)
+}
+
+// LoseConnection implements [Transport].
+func (t *connTransport) LoseConnection() {
+	if t.disconnecting {
+		return
+	}
+	t.disconnecting = true
+	t.c.Close()
+}
+
+// LoseConnectionWithError closes the connection as LoseConnection does,
+// and makes err the reason ConnectionLost gets. The framing receivers use
+// it (when their transport has it) to report why they closed.
+func (t *connTransport) LoseConnectionWithError(err error) {
+	if t.disconnecting {
+		return
+	}
+	t.reason = err
+	t.LoseConnection()
+}
+
+// AbortConnection implements [Transport].
+func (t *connTransport) AbortConnection() {
+	if t.lost {
+		return
+	}
+	t.disconnecting = true
+	t.c.Abort()
+}
+
+// LoseWriteConnection implements [Transport].
+func (t *connTransport) LoseWriteConnection() { t.c.CloseWrite() }
+
+// GetPeer implements [Transport].
+func (t *connTransport) GetPeer() net.Addr { return t.c.RemoteAddr() }
+
+// GetHost implements [Transport].
+func (t *connTransport) GetHost() net.Addr { return t.c.LocalAddr() }
+
+// Disconnecting reports whether LoseConnection or AbortConnection was
+// called, or the connection is lost (Twisted's transport.disconnecting).
+func (t *connTransport) Disconnecting() bool { return t.disconnecting }
+
+// Conn returns the connection under the transport.
+func (t *connTransport) Conn() *Conn { return t.c }
+
+// PauseProducing implements [Transport].
+func (t *connTransport) PauseProducing() {
+	if t.readPaused {
+		return
+	}
+	t.readPaused = true
+	t.c.OnData(nil)
+}
+
+// ResumeProducing implements [Transport].
+func (t *connTransport) ResumeProducing() {
+	if !t.readPaused {
+		return
+	}
+	t.readPaused = false
+	if !t.disconnecting {
+		t.c.OnData(t.dataFn)
+	}
+	if t.eofPending {
+		t.eofPending = false
+		t.eof()
+	}
+}
+
+// StopProducing implements [Transport].
+func (t *connTransport) StopProducing() { t.LoseConnection() }
+
+// RegisterProducer implements [Transport].
+func (t *connTransport) RegisterProducer(p Producer, streaming bool) error {
+	if t.producer != nil {
+		return ErrProducerRegistered
+	}
+	if _, ok := p.(PushProducer); streaming && !ok {
+		return ErrNotPushProducer
+	}
+	if t.lost {
+		p.StopProducing()
+		return nil
+	}
+	t.producer, t.streaming, t.producerPaused = p, streaming, false
+	if streaming {
+		t.checkWatermark()
+	} else {
+		t.pull()
+	}
+	return nil
+}
+
+// UnregisterProducer implements [Transport].
+func (t *connTransport) UnregisterProducer() {
+	t.producer, t.producerPaused = nil, false
+}
+
+// Connector is a client connection that can be made again (Twisted's
