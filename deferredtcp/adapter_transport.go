@@ -26,7 +26,7 @@ type connTransport struct {
 	server bool // the accepting side, for StartTLS
 
 	disconnecting bool  // LoseConnection or AbortConnection was called
-	lost          bool  // ConnectionLost has been called
+	gone          bool  // ConnectionLost has been called
 	reason        error // what ConnectionLost is to report, if not Conn.Lost's
 	readPaused    bool  // PauseProducing was called
 	eofPending    bool  // the peer's EOF came while reading was paused
@@ -34,32 +34,31 @@ type connTransport struct {
 	producer       Producer
 	streaming      bool
 	producerPaused bool // the push producer was paused by the transport
-	waitingDrain   bool // a watermark probe is pending
+	waitingDrain   bool // the buffer went over the high watermark: wait for drained
 	pullPending    bool // a pull ResumeProducing is scheduled
 
 	wbuf []byte // WriteSequence's gathering buffer
 }
 
-// attach wires t to c's events: its bytes (unless paused), its end of
-// stream, its loss, in that order, since each may come at once.
+// attach makes t the owner of c and wires it to c's events: its bytes
+// (unless paused), its end of stream, its loss, in that order, since each
+// may come at once.
 func (t *connTransport) attach(c *Conn) {
 	t.c = c
+	c.owner = t
 	if !t.readPaused {
 		c.OnData(t.dataFn)
 	} else {
 		c.OnData(nil)
 	}
 	c.OnEOF(t.eof)
-	c.Lost().AddBoth(func(_ struct{}, f *failure.Failure) (struct{}, error) {
-		if t.c == c {
-			t.connectionLost(f)
-		}
-		return struct{}{}, nil
-	})
+	if c.state == connClosed {
+		t.lost(c.reason)
+	}
 }
 
 func (t *connTransport) dataReceived(p []byte) {
-	if t.disconnecting || t.lost {
+	if t.disconnecting || t.gone {
 		return
 	}
 	defer t.recoverPanic("DataReceived")
@@ -78,18 +77,21 @@ func (t *connTransport) eof() {
 	t.LoseConnection()
 }
 
-func (t *connTransport) connectionLost(f *failure.Failure) {
-	if t.lost {
+// lost implements connOwner: the connection is closed.
+func (t *connTransport) lost(reason error) { t.connectionLost(reason) }
+
+func (t *connTransport) connectionLost(err error) {
+	if t.gone {
 		return
 	}
-	t.lost = true
+	t.gone = true
 	t.disconnecting = true
 	var reason error = ErrConnectionDone
 	switch {
 	case t.reason != nil:
 		reason = t.reason
-	case f != nil:
-		reason = f
+	case err != nil:
+		reason = err
 	}
 	fail := failure.New(reason)
 	if p := t.producer; p != nil {
@@ -118,7 +120,7 @@ func (t *connTransport) recoverPanic(what string) {
 }
 
 func (t *connTransport) abortWith(err error) {
-	if t.lost {
+	if t.gone {
 		return
 	}
 	if t.reason == nil {
@@ -171,24 +173,9 @@ func (t *connTransport) WriteSequence(ps [][]byte) {
 
 // checkWatermark pauses a push producer when the write buffer is over the
 // high watermark, and stops asking a pull producer for data, until the
-// buffer has drained to the low one. It asks the Conn with an empty Write,
-// whose Deferred fires at once at or below the high watermark and
-// otherwise once the buffer has drained.
+// Conn reports that the buffer has drained to the low one.
 func (t *connTransport) checkWatermark() {
-	if t.waitingDrain || t.c.Buffered() == 0 {
-		return
-	}
-	probing, below := true, false
-	t.c.Write(nil).AddBoth(func(int, *failure.Failure) (int, error) {
-		if probing {
-			below = true
-		} else {
-			t.drained()
-		}
-		return 0, nil
-	})
-	probing = false
-	if below {
+	if t.waitingDrain || t.c.Buffered() <= t.c.high {
 		return
 	}
 	t.waitingDrain = true
@@ -198,11 +185,15 @@ func (t *connTransport) checkWatermark() {
 	}
 }
 
-// drained runs once the write buffer is down to the low watermark.
+// drained implements connOwner: the write buffer is down to the low
+// watermark.
 func (t *connTransport) drained() {
+	if !t.waitingDrain {
+		return
+	}
 	t.waitingDrain = false
 	p := t.producer
-	if p == nil || t.lost {
+	if p == nil || t.gone {
 		return
 	}
 	if !t.streaming {
@@ -227,7 +218,7 @@ func (t *connTransport) pull() {
 func (t *connTransport) pullTick() {
 	t.pullPending = false
 	p := t.producer
-	if p == nil || t.streaming || t.lost || t.waitingDrain {
+	if p == nil || t.streaming || t.gone || t.waitingDrain {
 		return
 	}
 	t.guard("ResumeProducing", p.ResumeProducing)
@@ -255,7 +246,7 @@ func (t *connTransport) LoseConnectionWithError(err error) {
 
 // AbortConnection implements [Transport].
 func (t *connTransport) AbortConnection() {
-	if t.lost {
+	if t.gone {
 		return
 	}
 	t.disconnecting = true
@@ -313,7 +304,7 @@ func (t *connTransport) RegisterProducer(p Producer, streaming bool) error {
 	if _, ok := p.(PushProducer); streaming && !ok {
 		return ErrNotPushProducer
 	}
-	if t.lost {
+	if t.gone {
 		p.StopProducing()
 		return nil
 	}

@@ -76,6 +76,20 @@ type Conn struct {
 	// listener accepted the connection and counts it against
 	// WithMaxConnections until it closes.
 	listener *Listener
+
+	// owner, when set, is the layer over the Conn (the Protocol adapter's
+	// transport, the TLS layer) and hears of its write buffer draining and
+	// of its loss without a Deferred per event.
+	owner connOwner
+}
+
+// connOwner is told what happens to a Conn by the Conn itself, on the loop.
+type connOwner interface {
+	// drained: a write left the buffer at or below the low watermark.
+	drained()
+	// lost: the connection closed, for reason (nil when clean), after
+	// everything else waiting on it was told.
+	lost(reason error)
 }
 
 type connState uint8
@@ -539,6 +553,9 @@ func (c *Conn) wrote(n int) {
 			w.d.Callback(w.n)
 		}
 	}
+	if c.owner != nil && c.state != connClosed && c.Buffered() <= c.low {
+		c.owner.drained()
+	}
 	if c.state == connClosed {
 		return
 	}
@@ -678,6 +695,9 @@ func (c *Conn) lose(reason error, abort bool) {
 		} else {
 			d.Callback(struct{}{})
 		}
+	}
+	if c.owner != nil {
+		c.owner.lost(reason)
 	}
 }
 

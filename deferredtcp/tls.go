@@ -163,11 +163,12 @@ func (c *tlsNetConn) CloseWrite() error {
 // and Write waits while the Conn's write buffer is full, so both
 // directions stay bounded.
 type tlsShim struct {
-	raw    *Conn
-	r      *reactor.Reactor
-	laddr  net.Addr
-	raddr  net.Addr
-	dataFn func([]byte)
+	raw       *Conn
+	r         *reactor.Reactor
+	waitDrain bool // flush waits for raw's buffer to drain; loop only
+	laddr     net.Addr
+	raddr     net.Addr
+	dataFn    func([]byte)
 
 	mu          sync.Mutex
 	cond        sync.Cond
@@ -195,18 +196,31 @@ func newTLSShim(raw *Conn) *tlsShim {
 		s.cond.Broadcast()
 		s.mu.Unlock()
 	})
-	raw.Lost().AddBoth(func(_ struct{}, f *failure.Failure) (struct{}, error) {
-		s.mu.Lock()
-		s.rerr = io.EOF
-		if f != nil {
-			s.rerr = f
-		}
-		s.out = nil
-		s.cond.Broadcast()
-		s.mu.Unlock()
-		return struct{}{}, nil
-	})
+	raw.owner = s
+	if raw.state == connClosed {
+		s.lost(raw.reason)
+	}
 	return s
+}
+
+// lost implements connOwner: raw is closed.
+func (s *tlsShim) lost(reason error) {
+	s.mu.Lock()
+	s.rerr = io.EOF
+	if reason != nil {
+		s.rerr = reason
+	}
+	s.out = nil
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// drained implements connOwner: raw's write buffer has room again.
+func (s *tlsShim) drained() {
+	if s.waitDrain {
+		s.waitDrain = false
+		s.flush()
+	}
 }
 
 // received runs on the loop with bytes raw read.
@@ -290,11 +304,8 @@ func (s *tlsShim) flush() {
 			s.raw.Abort()
 		}
 	}
-	if s.raw.Buffered() > tlsShimLimit {
-		s.raw.Write(nil).AddBoth(func(int, *failure.Failure) (int, error) {
-			s.flush()
-			return 0, nil
-		})
+	if s.raw.Buffered() > s.raw.high && s.raw.state != connClosed {
+		s.waitDrain = true // drained flushes again
 		return
 	}
 	s.mu.Lock()
