@@ -67,9 +67,9 @@ func whenListenerClosed(l *Listener, f func()) {
 // p.ConnectionLost once c is closed. c's reads belong to p from now on: do
 // not call c's Read methods or OnData. The peer's end of stream closes the
 // connection unless p is a [HalfCloseableProtocol]. It returns p's
-// [Transport], which also has the methods StartTLS(*tls.Config) error (as
-// the server side), Disconnecting() bool, LoseConnectionWithError(error)
-// and Conn() *Conn. Loop goroutine only.
+// [Transport], which is also a [Consumer], a [PushProducer], a
+// [TLSTransport] (as the server side), a [DisconnectingTransport] and a
+// [ConnTransport]. Loop goroutine only.
 func ServeProtocol(c *Conn, p Protocol) Transport {
 	return serveProtocol(c, p, nil, true)
 }

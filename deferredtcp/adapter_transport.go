@@ -40,6 +40,15 @@ type connTransport struct {
 	wbuf []byte // WriteSequence's gathering buffer
 }
 
+var (
+	_ Transport              = (*connTransport)(nil)
+	_ Consumer               = (*connTransport)(nil)
+	_ PushProducer           = (*connTransport)(nil)
+	_ TLSTransport           = (*connTransport)(nil)
+	_ DisconnectingTransport = (*connTransport)(nil)
+	_ ConnTransport          = (*connTransport)(nil)
+)
+
 // attach makes t the owner of c and wires it to c's events: its bytes
 // (unless paused), its end of stream, its loss, in that order, since each
 // may come at once.
@@ -233,9 +242,7 @@ func (t *connTransport) LoseConnection() {
 	t.c.Close()
 }
 
-// LoseConnectionWithError closes the connection as LoseConnection does,
-// and makes err the reason ConnectionLost gets. The framing receivers use
-// it (when their transport has it) to report why they closed.
+// LoseConnectionWithError implements [DisconnectingTransport].
 func (t *connTransport) LoseConnectionWithError(err error) {
 	if t.disconnecting {
 		return
@@ -262,14 +269,13 @@ func (t *connTransport) GetPeer() net.Addr { return t.c.RemoteAddr() }
 // GetHost implements [Transport].
 func (t *connTransport) GetHost() net.Addr { return t.c.LocalAddr() }
 
-// Disconnecting reports whether LoseConnection or AbortConnection was
-// called, or the connection is lost (Twisted's transport.disconnecting).
+// Disconnecting implements [DisconnectingTransport].
 func (t *connTransport) Disconnecting() bool { return t.disconnecting }
 
-// Conn returns the connection under the transport.
+// Conn implements [ConnTransport].
 func (t *connTransport) Conn() *Conn { return t.c }
 
-// PauseProducing implements [Transport].
+// PauseProducing implements [PushProducer].
 func (t *connTransport) PauseProducing() {
 	if t.readPaused {
 		return
@@ -278,7 +284,7 @@ func (t *connTransport) PauseProducing() {
 	t.c.OnData(nil)
 }
 
-// ResumeProducing implements [Transport].
+// ResumeProducing implements [PushProducer].
 func (t *connTransport) ResumeProducing() {
 	if !t.readPaused {
 		return
@@ -293,10 +299,10 @@ func (t *connTransport) ResumeProducing() {
 	}
 }
 
-// StopProducing implements [Transport].
+// StopProducing implements [PushProducer].
 func (t *connTransport) StopProducing() { t.LoseConnection() }
 
-// RegisterProducer implements [Transport].
+// RegisterProducer implements [Consumer].
 func (t *connTransport) RegisterProducer(p Producer, streaming bool) error {
 	if t.producer != nil {
 		return ErrProducerRegistered
@@ -317,7 +323,7 @@ func (t *connTransport) RegisterProducer(p Producer, streaming bool) error {
 	return nil
 }
 
-// UnregisterProducer implements [Transport].
+// UnregisterProducer implements [Consumer].
 func (t *connTransport) UnregisterProducer() {
 	t.producer, t.producerPaused = nil, false
 }

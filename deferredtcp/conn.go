@@ -10,6 +10,7 @@ import (
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/deferredtcp/internal/framing"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
@@ -268,16 +269,13 @@ func (c *Conn) try(req *readReq) (v []byte, err error, ok bool) {
 			return c.consume(req.n, req.n), nil, true
 		}
 	case readUntil:
-		start := max(0, req.scanned-len(req.delim)+1)
-		if i := bytes.Index(avail[start:], req.delim); i >= 0 {
-			i += start
-			if i > req.n {
-				return nil, c.lineTooLong(), true
-			}
-			return c.consume(i, i+len(req.delim)), nil, true
-		}
-		req.scanned = len(avail)
-		if len(avail) >= req.n+len(req.delim) {
+		// LineReceiver's splitter, so that both read lines alike.
+		ev, n, scanned := framing.FindLine(avail, req.delim, req.n, req.scanned)
+		req.scanned = scanned
+		switch ev {
+		case framing.Line:
+			return c.consume(n, n+len(req.delim)), nil, true
+		case framing.TooLong:
 			return nil, c.lineTooLong(), true
 		}
 	}

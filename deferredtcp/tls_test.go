@@ -167,7 +167,7 @@ func (s *starttls) ConnectionMade(deferredtcp.Transport) {
 
 func (s *starttls) LineReceived(line []byte) {
 	s.got = append(s.got, string(line))
-	tt := s.Transport.(interface{ StartTLS(*tls.Config) error })
+	tt := s.Transport.(deferredtcp.TLSTransport)
 	switch string(line) {
 	case "STARTTLS": // server
 		s.SendLine([]byte("GO"))
