@@ -33,6 +33,7 @@ func listenFactory(r *reactor.Reactor, network, address string, f Factory, opts 
 // as [ListenTCP] does: StartFactory (for a [FactoryStarter]) runs now, and
 // StopFactory once l is closed. Loop goroutine only.
 func ServeFactory(l *Listener, f Factory) {
+	timeout := l.cfg.handshakeTimeout
 	startFactory(f)
 	whenListenerClosed(l, func() { stopFactory(f) })
 	l.Serve(func(c *Conn) {
@@ -41,7 +42,7 @@ func ServeFactory(l *Listener, f Factory) {
 			c.Close()
 			return
 		}
-		serveProtocol(c, p, nil, true)
+		serveProtocol(c, p, nil, true, timeout)
 	})
 }
 
@@ -71,5 +72,5 @@ func whenListenerClosed(l *Listener, f func()) {
 // [TLSTransport] (as the server side), a [DisconnectingTransport] and a
 // [ConnTransport]. Loop goroutine only.
 func ServeProtocol(c *Conn, p Protocol) Transport {
-	return serveProtocol(c, p, nil, true)
+	return serveProtocol(c, p, nil, true, DefaultHandshakeTimeout)
 }

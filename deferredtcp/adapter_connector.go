@@ -27,9 +27,8 @@ type Connector struct {
 	transport      *connTransport
 	factoryStarted bool
 
-	// wrap, when set, turns a made connection into the one the protocol
-	// is served over (TLS).
-	wrap func(*Conn) *deferred.Deferred[*Conn]
+	// dial, when set, makes the connection instead of Connect (TLS).
+	dial func() *deferred.Deferred[*Conn]
 }
 
 type connectorState uint8
@@ -98,9 +97,11 @@ func (c *Connector) Connect() error {
 		c.factoryStarted = true
 		startFactory(c.f)
 	}
-	d := Connect(c.r, c.network, c.address, c.opts...)
-	if c.wrap != nil {
-		d = deferred.ThenDeferred(d, c.wrap)
+	var d *deferred.Deferred[*Conn]
+	if c.dial != nil {
+		d = c.dial()
+	} else {
+		d = Connect(c.r, c.network, c.address, c.opts...)
 	}
 	c.attempt = d
 	c.guard("StartedConnecting", func() { c.f.StartedConnecting(c) })
@@ -138,7 +139,8 @@ func (c *Connector) attemptDone(d *deferred.Deferred[*Conn], conn *Conn, f *fail
 		p = &BaseProtocol{}
 		defer func() { c.transport.LoseConnection() }()
 	}
-	c.transport = serveProtocol(conn, p, c.connectionLost, false)
+	cfg := newConfig(c.opts)
+	c.transport = serveProtocol(conn, p, c.connectionLost, false, cfg.handshakeTimeout)
 }
 
 // connectionNotifier is implemented by factories that want to know a

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/twistgo/twist/failure"
 )
 
-func serveProtocol(c *Conn, p Protocol, onLost func(*failure.Failure), server bool) *connTransport {
-	t := &connTransport{p: p, onLost: onLost, server: server}
+// serveProtocol serves p over c; handshakeTimeout is the deadline of a
+// StartTLS (see WithHandshakeTimeout).
+func serveProtocol(c *Conn, p Protocol, onLost func(*failure.Failure), server bool, handshakeTimeout time.Duration) *connTransport {
+	t := &connTransport{p: p, onLost: onLost, server: server, handshakeTimeout: handshakeTimeout}
 	t.dataFn = t.dataReceived
 	t.c = c
 	t.guard("ConnectionMade", func() { MakeConnection(p, t) })
@@ -24,6 +27,12 @@ type connTransport struct {
 	onLost func(*failure.Failure)
 	dataFn func([]byte)
 	server bool // the accepting side, for StartTLS
+
+	handshakeTimeout time.Duration // StartTLS's deadline
+	tls              bool          // StartTLS was called
+	handshaking      bool          // StartTLS's handshake runs: c is the raw Conn
+	pending          []byte        // written during the handshake
+	writeShut        bool          // LoseWriteConnection was called during the handshake
 
 	disconnecting bool  // LoseConnection or AbortConnection was called
 	gone          bool  // ConnectionLost has been called
@@ -144,10 +153,13 @@ func (t *connTransport) Write(p []byte) {
 	if t.disconnecting {
 		return
 	}
-	if err := t.c.Send(p); err != nil {
-		if errors.Is(err, ErrWriteBufferFull) {
-			t.abortWith(err)
+	if t.handshaking {
+		if max := t.c.maxWriteBuf; max > 0 && len(t.pending)+len(p) > max {
+			t.abortWith(ErrWriteBufferFull)
+			return
 		}
+		t.pending = append(t.pending, p...)
+	} else if !t.send(p) {
 		return
 	}
 	if t.producer != nil {
@@ -158,6 +170,25 @@ func (t *connTransport) Write(p []byte) {
 			t.pull()
 		}
 	}
+}
+
+// send writes p to the Conn; false when it failed.
+func (t *connTransport) send(p []byte) bool {
+	if err := t.c.Send(p); err != nil {
+		if errors.Is(err, ErrWriteBufferFull) {
+			t.abortWith(err)
+		}
+		return false
+	}
+	return true
+}
+
+// buffered is how many written bytes wait to be sent.
+func (t *connTransport) buffered() int {
+	if t.handshaking {
+		return len(t.pending)
+	}
+	return t.c.Buffered()
 }
 
 // WriteSequence implements [Transport].
@@ -184,7 +215,7 @@ func (t *connTransport) WriteSequence(ps [][]byte) {
 // high watermark, and stops asking a pull producer for data, until the
 // Conn reports that the buffer has drained to the low one.
 func (t *connTransport) checkWatermark() {
-	if t.waitingDrain || t.c.Buffered() <= t.c.high {
+	if t.waitingDrain || t.buffered() <= t.c.high {
 		return
 	}
 	t.waitingDrain = true
@@ -239,7 +270,9 @@ func (t *connTransport) LoseConnection() {
 		return
 	}
 	t.disconnecting = true
-	t.c.Close()
+	if !t.handshaking { // else tlsStarted closes
+		t.c.Close()
+	}
 }
 
 // LoseConnectionWithError implements [DisconnectingTransport].
@@ -261,7 +294,13 @@ func (t *connTransport) AbortConnection() {
 }
 
 // LoseWriteConnection implements [Transport].
-func (t *connTransport) LoseWriteConnection() { t.c.CloseWrite() }
+func (t *connTransport) LoseWriteConnection() {
+	if t.handshaking {
+		t.writeShut = true // tlsStarted shuts it down
+		return
+	}
+	t.c.CloseWrite()
+}
 
 // GetPeer implements [Transport].
 func (t *connTransport) GetPeer() net.Addr { return t.c.RemoteAddr() }
@@ -281,7 +320,9 @@ func (t *connTransport) PauseProducing() {
 		return
 	}
 	t.readPaused = true
-	t.c.OnData(nil)
+	if !t.handshaking { // else attach pauses
+		t.c.OnData(nil)
+	}
 }
 
 // ResumeProducing implements [PushProducer].
@@ -290,7 +331,7 @@ func (t *connTransport) ResumeProducing() {
 		return
 	}
 	t.readPaused = false
-	if !t.disconnecting {
+	if !t.disconnecting && !t.handshaking {
 		t.c.OnData(t.dataFn)
 	}
 	if t.eofPending {
