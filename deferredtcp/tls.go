@@ -123,8 +123,10 @@ func dialTLS(r *reactor.Reactor, network, address string, cfg *tls.Config, opts 
 type handshake struct {
 	raw     *Conn
 	shim    *tlsShim
-	tc      *tls.Conn
-	ccfg    *config // the options of the TLS Conn
+	cfg     *tls.Config
+	server  bool
+	tc      *tls.Conn // made by run: a silent peer costs no tls.Conn
+	ccfg    *config   // the options of the TLS Conn
 	d       *deferred.Deferred[*Conn]
 	timer   *reactor.DelayedCall
 	started bool // run's goroutine is under way
@@ -134,7 +136,7 @@ type handshake struct {
 // startTLS starts a handshake over raw; early holds bytes received before
 // (which a protocol had buffered), to take as the first TLS bytes.
 func startTLS(raw *Conn, cfg *tls.Config, server bool, ccfg *config, early []byte, dl deadline) *deferred.Deferred[*Conn] {
-	h := &handshake{raw: raw, ccfg: ccfg}
+	h := &handshake{raw: raw, cfg: cfg, server: server, ccfg: ccfg}
 	h.d = deferred.NewWithCanceller(h.cancelled)
 	if raw.state != connOpen {
 		h.done = true
@@ -146,11 +148,6 @@ func startTLS(raw *Conn, cfg *tls.Config, server bool, ccfg *config, early []byt
 		return h.d
 	}
 	h.shim = newTLSShim(raw, h)
-	if server {
-		h.tc = tls.Server(h.shim, cfg)
-	} else {
-		h.tc = tls.Client(h.shim, cfg)
-	}
 	if !dl.at.IsZero() {
 		h.timer = raw.r.Schedule(dl.at.Sub(raw.r.Now()), func() {
 			h.timer = nil
@@ -189,6 +186,11 @@ func (h *handshake) run() {
 		return
 	}
 	h.started = true
+	if h.server {
+		h.tc = tls.Server(h.shim, h.cfg)
+	} else {
+		h.tc = tls.Client(h.shim, h.cfg)
+	}
 	r := h.raw.r
 	go func() {
 		err := h.tc.HandshakeContext(context.Background())
