@@ -136,11 +136,11 @@ func ServerFromString(r *reactor.Reactor, description string) (*ServerEndpoint, 
 		if e.Backlog, err = p.count("backlog", v.backlog, DefaultBacklog); err != nil {
 			return nil, err
 		}
+		if e.HandshakeTimeout, err = p.handshakeTimeout(v.handshake); err != nil {
+			return nil, err
+		}
 		if kind == "ssl" || kind == "tls" {
 			if e.TLS, err = p.serverTLS(v.key, v.cert); err != nil {
-				return nil, err
-			}
-			if e.HandshakeTimeout, err = p.handshakeTimeout(v.handshake); err != nil {
 				return nil, err
 			}
 		}
@@ -233,11 +233,11 @@ func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, 
 			}
 			e.BindAddress = &net.TCPAddr{IP: ip}
 		}
+		if e.HandshakeTimeout, err = p.handshakeTimeout(handshake); err != nil {
+			return nil, err
+		}
 		if kind != "tcp" {
 			if e.TLS, err = p.clientTLS(host, caDir); err != nil {
-				return nil, err
-			}
-			if e.HandshakeTimeout, err = p.handshakeTimeout(handshake); err != nil {
 				return nil, err
 			}
 		}

@@ -8,9 +8,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -358,4 +361,96 @@ func TestTransportStartTLSInjection(t *testing.T) {
 			})
 		})
 	}
+}
+
+// writeKeyPair writes the test server's certificate and key as PEM files,
+// for ssl: endpoints, and returns the key's path (the certificate is in
+// the same file).
+func writeKeyPair(t *testing.T) string {
+	srvCfg, _ := tlsConfigs(t)
+	cert := srvCfg.Certificates[0]
+	der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, pem.Encode(&buf, &pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	require.NoError(t, pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}))
+	path := filepath.Join(t.TempDir(), "server.pem")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+	return path
+}
+
+// TestEndpointHandshakeTimeout parses handshakeTimeout= on ssl: and tls:
+// descriptions, rejects what is not a positive number of seconds, and
+// applies it: a silent client of a server endpoint is dropped at the
+// deadline, and a client endpoint's handshake with a silent server fails
+// with ErrHandshakeTimeout.
+func TestEndpointHandshakeTimeout(t *testing.T) {
+	key := writeKeyPair(t)
+	e, err := deferredtcp.ServerFromString(nil, "ssl:0:interface=127.0.0.1:privateKey="+key)
+	require.NoError(t, err)
+	assert.Equal(t, deferredtcp.DefaultHandshakeTimeout, e.HandshakeTimeout)
+	c, err := deferredtcp.ClientFromString(nil, "tls:localhost:443:handshakeTimeout=2.5")
+	require.NoError(t, err)
+	assert.Equal(t, 2500*time.Millisecond, c.HandshakeTimeout)
+	for _, v := range []string{"0", "-1", "nan", "NaN", "inf", "1e-12", "1e10", "ten"} {
+		_, err := deferredtcp.ClientFromString(nil, "tls:localhost:443:handshakeTimeout="+v)
+		assert.ErrorIs(t, err, deferredtcp.ErrBadEndpoint, v)
+		assert.ErrorContains(t, err, "handshakeTimeout", v)
+		_, err = deferredtcp.ServerFromString(nil, "ssl:0:privateKey="+key+":handshakeTimeout="+v)
+		assert.ErrorIs(t, err, deferredtcp.ErrBadEndpoint, v)
+	}
+
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+		r := newReactor()
+		se, err := deferredtcp.ServerFromString(r, "ssl:0:interface=127.0.0.1:privateKey="+key+":handshakeTimeout=0.2")
+		require.NoError(t, err)
+		l := record(se.Listen(&countingFactory{}))
+		require.NoError(t, l.err)
+		silent := listen(t, r)
+		silent.Serve(func(*deferredtcp.Conn) {})
+		ce, err := deferredtcp.ClientFromString(r, "tls:127.0.0.1:"+portOf(silent.Addr())+":handshakeTimeout=0.2")
+		require.NoError(t, err)
+
+		var dropped *outcome[struct{}]
+		var dialed *outcome[*deferredtcp.Conn]
+		var start time.Time
+		var tookDrop, tookDial time.Duration
+		left := 2
+		done := func() {
+			if left--; left == 0 {
+				l.value.Close()
+				silent.Close()
+				r.Stop()
+			}
+		}
+		r.CallWhenRunning(func() {
+			start = r.Now()
+			deferredtcp.Connect(r, "tcp", l.value.Addr().String()).AddCallback(func(c *deferredtcp.Conn) (*deferredtcp.Conn, error) {
+				c.OnData(func([]byte) {})
+				dropped = record(c.Lost())
+				c.Lost().AddBoth(func(struct{}, *failure.Failure) (struct{}, error) {
+					tookDrop = r.Now().Sub(start)
+					done()
+					return struct{}{}, nil
+				})
+				return c, nil
+			})
+			dialed = record(ce.DialConn().AddBoth(func(c *deferredtcp.Conn, f *failure.Failure) (*deferredtcp.Conn, error) {
+				tookDial = r.Now().Sub(start)
+				done()
+				if f != nil {
+					return nil, f
+				}
+				return c, nil
+			}))
+		})
+		run(t, r)
+		require.NotNil(t, dropped)
+		assert.True(t, dropped.done)
+		assert.Error(t, dropped.err, "the server aborted the silent client")
+		assert.Less(t, tookDrop, time.Second)
+		require.True(t, dialed.done)
+		assert.ErrorIs(t, dialed.err, deferredtcp.ErrHandshakeTimeout)
+		assert.Less(t, tookDial, time.Second)
+	})
 }
