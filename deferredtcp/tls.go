@@ -326,7 +326,8 @@ func clientConfig(cfg *tls.Config, address string) *tls.Config {
 // protected it: the handshake fails ([ErrTLSPlaintext]) and the
 // connection is lost with that reason. What is written while the
 // handshake runs is held, then sent over TLS (or dropped if it fails);
-// LoseConnection and LoseWriteConnection then wait for the handshake. The
+// LoseConnection and LoseWriteConnection then wait for the handshake, and
+// Conn returns the connection TLS runs over until the TLS one is made. The
 // handshake's deadline is [WithHandshakeTimeout]'s (10 seconds by default)
 // from now. It returns [ErrClosed] on a closing connection and
 // [ErrTLSStarted] on a TLS one.
