@@ -10,6 +10,7 @@ import (
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/deferredtcp/internal/framing"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
@@ -76,6 +77,20 @@ type Conn struct {
 	// listener accepted the connection and counts it against
 	// WithMaxConnections until it closes.
 	listener *Listener
+
+	// owner, when set, is the layer over the Conn (the Protocol adapter's
+	// transport, the TLS layer) and hears of its write buffer draining and
+	// of its loss without a Deferred per event.
+	owner connOwner
+}
+
+// connOwner is told what happens to a Conn by the Conn itself, on the loop.
+type connOwner interface {
+	// drained: a write left the buffer at or below the low watermark.
+	drained()
+	// lost: the connection closed, for reason (nil when clean), after
+	// everything else waiting on it was told.
+	lost(reason error)
 }
 
 type connState uint8
@@ -254,16 +269,13 @@ func (c *Conn) try(req *readReq) (v []byte, err error, ok bool) {
 			return c.consume(req.n, req.n), nil, true
 		}
 	case readUntil:
-		start := max(0, req.scanned-len(req.delim)+1)
-		if i := bytes.Index(avail[start:], req.delim); i >= 0 {
-			i += start
-			if i > req.n {
-				return nil, c.lineTooLong(), true
-			}
-			return c.consume(i, i+len(req.delim)), nil, true
-		}
-		req.scanned = len(avail)
-		if len(avail) >= req.n+len(req.delim) {
+		// LineReceiver's splitter, so that both read lines alike.
+		ev, n, scanned := framing.FindLine(avail, req.delim, req.n, req.scanned)
+		req.scanned = scanned
+		switch ev {
+		case framing.Line:
+			return c.consume(n, n+len(req.delim)), nil, true
+		case framing.TooLong:
 			return nil, c.lineTooLong(), true
 		}
 	}
@@ -539,6 +551,9 @@ func (c *Conn) wrote(n int) {
 			w.d.Callback(w.n)
 		}
 	}
+	if c.owner != nil && c.state != connClosed && c.Buffered() <= c.low {
+		c.owner.drained()
+	}
 	if c.state == connClosed {
 		return
 	}
@@ -678,6 +693,9 @@ func (c *Conn) lose(reason error, abort bool) {
 		} else {
 			d.Callback(struct{}{})
 		}
+	}
+	if c.owner != nil {
+		c.owner.lost(reason)
 	}
 }
 

@@ -59,6 +59,9 @@ type ServerEndpoint struct {
 	// TLS, when set, makes the endpoint serve TLS with it ("ssl:" and
 	// "tls:" descriptions).
 	TLS *tls.Config
+	// HandshakeTimeout bounds each TLS handshake (handshakeTimeout=, in
+	// seconds); zero means DefaultHandshakeTimeout, negative none.
+	HandshakeTimeout time.Duration
 
 	r *reactor.Reactor
 }
@@ -78,6 +81,10 @@ type ClientEndpoint struct {
 	BindAddress net.Addr
 	// TLS, when set, makes the endpoint speak TLS with it.
 	TLS *tls.Config
+	// HandshakeTimeout bounds the TLS handshake (handshakeTimeout=, in
+	// seconds), within Timeout; zero means DefaultHandshakeTimeout,
+	// negative none.
+	HandshakeTimeout time.Duration
 
 	r *reactor.Reactor
 }
@@ -89,7 +96,7 @@ type ClientEndpoint struct {
 //	tcp:port=8007:interface=127.0.0.1:backlog=50
 //	tcp6:8007:interface=\:\:1                 IPv6; "\" escapes ':' and '='
 //	unix:/var/run/finger:mode=660:backlog=50:lockfile=1
-//	ssl:443:privateKey=key.pem:certKey=cert.pem   (or tls:)
+//	ssl:443:privateKey=key.pem:certKey=cert.pem   (or tls:; handshakeTimeout=SECONDS, 10 by default)
 //
 // Fields are separated by ':', given by position or as name=value, and a
 // backslash makes the next character literal. A description it cannot use
@@ -108,12 +115,12 @@ func ServerFromString(r *reactor.Reactor, description string) (*ServerEndpoint, 
 		if kind == "tcp6" {
 			e.Network = "tcp6"
 		}
-		var v struct{ port, iface, backlog, key, cert string }
+		var v struct{ port, iface, backlog, key, cert, handshake string }
 		fields := []*string{&v.port, &v.iface, &v.backlog}
 		names := []string{"port", "interface", "backlog"}
 		if kind == "ssl" || kind == "tls" {
-			fields = append(fields, &v.key, &v.cert)
-			names = append(names, "privateKey", "certKey")
+			fields = append(fields, &v.key, &v.cert, &v.handshake)
+			names = append(names, "privateKey", "certKey", "handshakeTimeout")
 		}
 		if err := p.bindAll(names, fields); err != nil {
 			return nil, err
@@ -127,6 +134,9 @@ func ServerFromString(r *reactor.Reactor, description string) (*ServerEndpoint, 
 		}
 		e.Address = net.JoinHostPort(v.iface, strconv.Itoa(port))
 		if e.Backlog, err = p.count("backlog", v.backlog, DefaultBacklog); err != nil {
+			return nil, err
+		}
+		if e.HandshakeTimeout, err = p.handshakeTimeout(v.handshake); err != nil {
 			return nil, err
 		}
 		if kind == "ssl" || kind == "tls" {
@@ -173,7 +183,8 @@ func ServerFromString(r *reactor.Reactor, description string) (*ServerEndpoint, 
 //	tcp:example.org:80
 //	unix:path=/var/run/finger:timeout=9:lockfile=1
 //	unix:/var/run/finger
-//	tls:example.org:443                  (or ssl:; caCertsDir= trusts the PEM files in a directory)
+//	tls:example.org:443                  (or ssl:; caCertsDir= trusts the PEM files in a directory;
+//	                                      handshakeTimeout=SECONDS, 10 by default)
 //
 // Its syntax and errors are [ServerFromString]'s. Safe from any goroutine.
 func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, error) {
@@ -186,12 +197,12 @@ func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, 
 	switch kind := strings.ToLower(p.kind); kind {
 	case "tcp", "ssl", "tls":
 		e.Network = "tcp"
-		var host, port, bind, caDir string
+		var host, port, bind, caDir, handshake string
 		names := []string{"host", "port", "timeout", "bindAddress"}
 		fields := []*string{&host, &port, &timeout, &bind}
 		if kind != "tcp" {
-			names = append(names, "caCertsDir")
-			fields = append(fields, &caDir)
+			names = append(names, "caCertsDir", "handshakeTimeout")
+			fields = append(fields, &caDir, &handshake)
 		}
 		// Twisted: a lone positional is the port when host= is given.
 		if len(p.args) == 1 && p.has("host") {
@@ -221,6 +232,9 @@ func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, 
 				return nil, p.fail("bindAddress", bind, errors.New("not an IP address"))
 			}
 			e.BindAddress = &net.TCPAddr{IP: ip}
+		}
+		if e.HandshakeTimeout, err = p.handshakeTimeout(handshake); err != nil {
+			return nil, err
 		}
 		if kind != "tcp" {
 			if e.TLS, err = p.clientTLS(host, caDir); err != nil {
@@ -264,7 +278,7 @@ func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, 
 func (e *ServerEndpoint) Listen(f Factory) *deferred.Deferred[*Listener] {
 	return deferred.Then(e.ListenConns(), func(l *Listener) (*Listener, error) {
 		if e.TLS != nil {
-			ServeFactoryTLS(l, e.TLS, f)
+			ServeFactoryTLS(l, e.TLS, f, handshakeOption(e.HandshakeTimeout))
 		} else {
 			ServeFactory(l, f)
 		}
@@ -313,13 +327,10 @@ func (e *ClientEndpoint) DialConn() *deferred.Deferred[*Conn] {
 	if e.BindAddress != nil {
 		opts = append(opts, WithBindAddress(e.BindAddress))
 	}
-	d := Connect(e.r, e.Network, e.Address, opts...)
-	if e.TLS == nil {
-		return d
+	if e.TLS != nil {
+		return dialTLS(e.r, e.Network, e.Address, e.TLS, append(opts, handshakeOption(e.HandshakeTimeout)))
 	}
-	return deferred.ThenDeferred(d, func(c *Conn) *deferred.Deferred[*Conn] {
-		return StartTLS(c, e.TLS, false)
-	})
+	return Connect(e.r, e.Network, e.Address, opts...)
 }
 
 // description is a parsed description: its type, positional arguments and

@@ -42,9 +42,8 @@ type IntNStringReceiver struct {
 	// DefaultStringMaxLength (99999).
 	MaxLength int
 
-	dec    framing.IntN
-	busy   bool
-	paused bool
+	dec  framing.IntN
+	recv dispatcher
 }
 
 func (r *IntNStringReceiver) prefix() int {
@@ -58,39 +57,40 @@ func (r *IntNStringReceiver) prefix() int {
 // DataReceived calls StringReceived for each complete string. Called from
 // within StringReceived, it only buffers data.
 func (r *IntNStringReceiver) DataReceived(data []byte) {
-	if r.busy {
-		r.dec.Append(data)
-		return
-	}
-	r.busy = true
-	defer func() { r.busy = false }()
-	r.dec.Feed(data)
+	r.recv.dataReceived(r.Transport, r, data)
+}
+
+func (r *IntNStringReceiver) decoder() framing.Decoder { return &r.dec }
+
+func (r *IntNStringReceiver) takeUnhandled() []byte { return r.dec.Take() }
+
+// deliver hands the next string to the protocol.
+func (r *IntNStringReceiver) deliver() bool {
 	self := r.self
-	for !r.paused && !disconnecting(r.Transport) {
-		r.dec.Size = r.prefix()
-		r.dec.MaxLength = r.MaxLength
-		if r.dec.MaxLength <= 0 {
-			r.dec.MaxLength = DefaultStringMaxLength
-		}
-		s, ok, err := r.dec.Next()
-		if err != nil {
-			n := int(err.(*LengthLimitError).Length)
-			if h, ok := self.(lengthLimitHandler); ok {
-				h.LengthLimitExceeded(n)
-			} else {
-				r.LengthLimitExceeded(n)
-			}
-			return
-		}
-		if !ok {
-			return
-		}
-		h, ok := self.(stringHandler)
-		if !ok {
-			panic("deferredtcp: string receiver needs a StringReceived method on the protocol given to MakeConnection")
-		}
-		h.StringReceived(s)
+	r.dec.Size = r.prefix()
+	r.dec.MaxLength = r.MaxLength
+	if r.dec.MaxLength <= 0 {
+		r.dec.MaxLength = DefaultStringMaxLength
 	}
+	s, ok, err := r.dec.Next()
+	if err != nil {
+		n := int(err.(*LengthLimitError).Length)
+		if h, ok := self.(lengthLimitHandler); ok {
+			h.LengthLimitExceeded(n)
+		} else {
+			r.LengthLimitExceeded(n)
+		}
+		return false
+	}
+	if !ok {
+		return false
+	}
+	h, ok := self.(stringHandler)
+	if !ok {
+		panic("deferredtcp: string receiver needs a StringReceived method on the protocol given to MakeConnection")
+	}
+	h.StringReceived(s)
+	return true
 }
 
 // LengthLimitExceeded is the default for a prefix over MaxLength: it
@@ -121,23 +121,13 @@ func checkPrefixed(size, n int) error {
 }
 
 // PauseProducing stops delivering strings, and pauses the transport.
-func (r *IntNStringReceiver) PauseProducing() {
-	r.paused = true
-	r.Transport.PauseProducing()
-}
+func (r *IntNStringReceiver) PauseProducing() { r.recv.pause(r.Transport) }
 
 // ResumeProducing delivers the buffered strings and resumes the transport.
-func (r *IntNStringReceiver) ResumeProducing() {
-	r.paused = false
-	r.Transport.ResumeProducing()
-	r.DataReceived(nil)
-}
+func (r *IntNStringReceiver) ResumeProducing() { r.recv.resume(r.Transport, r) }
 
 // StopProducing stops delivering strings and stops the transport.
-func (r *IntNStringReceiver) StopProducing() {
-	r.paused = true
-	r.Transport.StopProducing()
-}
+func (r *IntNStringReceiver) StopProducing() { r.recv.stop(r.Transport) }
 
 func putPrefix(dst []byte, size, n int) []byte {
 	switch size {

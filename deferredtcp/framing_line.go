@@ -37,8 +37,8 @@ var DefaultDelimiter = []byte("\r\n")
 // than MaxLength, or MaxLength plus the delimiter's length of bytes without
 // a delimiter, calls LineLengthExceeded with the rest of the buffer; so the
 // buffer stays bounded. Nothing more is delivered once the transport is
-// disconnecting (when it has a Disconnecting method, as the adapter's and
-// deferredtcptest's do).
+// disconnecting (when it is a [DisconnectingTransport], as the adapter's
+// and deferredtcptest's are).
 //
 // Its methods run on the loop goroutine, as the rest of the protocol.
 type LineReceiver struct {
@@ -50,9 +50,8 @@ type LineReceiver struct {
 	MaxLength int
 
 	dec     framing.Lines
+	recv    dispatcher
 	rawMode bool
-	busy    bool
-	paused  bool
 }
 
 type lineHandler interface{ LineReceived(line []byte) }
@@ -74,46 +73,48 @@ func (r *LineReceiver) configure() {
 // RawDataReceived in raw mode) for each. Called from within one of those,
 // it only buffers data, which the running call goes on with.
 func (r *LineReceiver) DataReceived(data []byte) {
-	if r.busy {
-		r.dec.Append(data)
-		return
-	}
-	r.busy = true
-	defer func() { r.busy = false }()
-	r.dec.Feed(data)
+	r.recv.dataReceived(r.Transport, r, data)
+}
+
+func (r *LineReceiver) decoder() framing.Decoder { return &r.dec }
+
+func (r *LineReceiver) takeUnhandled() []byte { return r.dec.Take() }
+
+// deliver hands the next line, or in raw mode every buffered byte, to the
+// protocol.
+func (r *LineReceiver) deliver() bool {
 	self := r.self
-	for !r.paused && !disconnecting(r.Transport) {
-		if r.rawMode {
-			data := r.dec.Take()
-			if len(data) == 0 {
-				return
-			}
-			h, ok := self.(rawDataHandler)
-			if !ok {
-				panic("deferredtcp: LineReceiver in raw mode needs a RawDataReceived method")
-			}
-			h.RawDataReceived(data)
-			continue
+	if r.rawMode {
+		data := r.dec.Take()
+		if len(data) == 0 {
+			return false
 		}
-		r.configure()
-		ev, line := r.dec.Next()
-		switch ev {
-		case framing.NeedMore:
-			return
-		case framing.TooLong:
-			if h, ok := self.(lineLengthHandler); ok {
-				h.LineLengthExceeded(line)
-			} else {
-				r.LineLengthExceeded(line)
-			}
-			return
-		}
-		h, ok := self.(lineHandler)
+		h, ok := self.(rawDataHandler)
 		if !ok {
-			panic("deferredtcp: LineReceiver needs a LineReceived method on the protocol given to MakeConnection")
+			panic("deferredtcp: LineReceiver in raw mode needs a RawDataReceived method")
 		}
-		h.LineReceived(line)
+		h.RawDataReceived(data)
+		return true
 	}
+	r.configure()
+	ev, line := r.dec.Next()
+	switch ev {
+	case framing.NeedMore:
+		return false
+	case framing.TooLong:
+		if h, ok := self.(lineLengthHandler); ok {
+			h.LineLengthExceeded(line)
+		} else {
+			r.LineLengthExceeded(line)
+		}
+		return false
+	}
+	h, ok := self.(lineHandler)
+	if !ok {
+		panic("deferredtcp: LineReceiver needs a LineReceived method on the protocol given to MakeConnection")
+	}
+	h.LineReceived(line)
+	return true
 }
 
 // LineLengthExceeded is the default for a line over MaxLength: it closes
@@ -151,41 +152,10 @@ func (r *LineReceiver) ClearLineBuffer() []byte { return bytes.Clone(r.dec.Take(
 
 // PauseProducing stops delivering lines, and pauses the transport
 // (Twisted's _PauseableMixin).
-func (r *LineReceiver) PauseProducing() {
-	r.paused = true
-	r.Transport.PauseProducing()
-}
+func (r *LineReceiver) PauseProducing() { r.recv.pause(r.Transport) }
 
 // ResumeProducing delivers the buffered lines and resumes the transport.
-func (r *LineReceiver) ResumeProducing() {
-	r.paused = false
-	r.Transport.ResumeProducing()
-	r.DataReceived(nil)
-}
+func (r *LineReceiver) ResumeProducing() { r.recv.resume(r.Transport, r) }
 
 // StopProducing stops delivering lines and stops the transport.
-func (r *LineReceiver) StopProducing() {
-	r.paused = true
-	r.Transport.StopProducing()
-}
-
-// LoseConnectionWithError closes t as LoseConnection does, making err the
-// reason its protocol's ConnectionLost gets when t has a
-// LoseConnectionWithError(error) method (the adapter's transports and
-// deferredtcptest's do); other transports just LoseConnection.
-func LoseConnectionWithError(t Transport, err error) {
-	if t == nil {
-		return
-	}
-	if l, ok := t.(interface{ LoseConnectionWithError(error) }); ok {
-		l.LoseConnectionWithError(err)
-		return
-	}
-	t.LoseConnection()
-}
-
-// disconnecting reports whether t says it is closing.
-func disconnecting(t Transport) bool {
-	d, ok := t.(interface{ Disconnecting() bool })
-	return ok && d.Disconnecting()
-}
+func (r *LineReceiver) StopProducing() { r.recv.stop(r.Transport) }

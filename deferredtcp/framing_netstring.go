@@ -42,41 +42,55 @@ type NetstringReceiver struct {
 	BrokenPeer bool
 
 	dec  framing.Netstring
-	busy bool
+	recv dispatcher
 	hdr  [24]byte
 }
 
 // DataReceived calls StringReceived for each complete netstring. Called
 // from within StringReceived, it only buffers data.
 func (r *NetstringReceiver) DataReceived(data []byte) {
-	if r.busy {
-		r.dec.Append(data)
-		return
-	}
-	r.busy = true
-	defer func() { r.busy = false }()
-	r.dec.Feed(data)
-	for !r.BrokenPeer && !disconnecting(r.Transport) {
-		r.dec.MaxLength = r.MaxLength
-		if r.dec.MaxLength <= 0 {
-			r.dec.MaxLength = DefaultStringMaxLength
-		}
-		s, ok, err := r.dec.Next()
-		if err != nil {
-			r.BrokenPeer = true
-			LoseConnectionWithError(r.Transport, err)
-			return
-		}
-		if !ok {
-			return
-		}
-		h, ok := r.self.(stringHandler)
-		if !ok {
-			panic("deferredtcp: NetstringReceiver needs a StringReceived method on the protocol given to MakeConnection")
-		}
-		h.StringReceived(s)
-	}
+	r.recv.dataReceived(r.Transport, r, data)
 }
+
+func (r *NetstringReceiver) decoder() framing.Decoder { return &r.dec }
+
+func (r *NetstringReceiver) takeUnhandled() []byte { return r.dec.Take() }
+
+// deliver hands the next netstring to the protocol.
+func (r *NetstringReceiver) deliver() bool {
+	if r.BrokenPeer {
+		return false
+	}
+	r.dec.MaxLength = r.MaxLength
+	if r.dec.MaxLength <= 0 {
+		r.dec.MaxLength = DefaultStringMaxLength
+	}
+	s, ok, err := r.dec.Next()
+	if err != nil {
+		r.BrokenPeer = true
+		LoseConnectionWithError(r.Transport, err)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	h, ok := r.self.(stringHandler)
+	if !ok {
+		panic("deferredtcp: NetstringReceiver needs a StringReceived method on the protocol given to MakeConnection")
+	}
+	h.StringReceived(s)
+	return true
+}
+
+// PauseProducing stops delivering netstrings, and pauses the transport.
+func (r *NetstringReceiver) PauseProducing() { r.recv.pause(r.Transport) }
+
+// ResumeProducing delivers the buffered netstrings and resumes the
+// transport.
+func (r *NetstringReceiver) ResumeProducing() { r.recv.resume(r.Transport, r) }
+
+// StopProducing stops delivering netstrings and stops the transport.
+func (r *NetstringReceiver) StopProducing() { r.recv.stop(r.Transport) }
 
 // SendString writes s as a netstring.
 func (r *NetstringReceiver) SendString(s []byte) {

@@ -23,6 +23,8 @@ type config struct {
 	maxWriteBuf int
 	maxConns    int
 	noDelay     bool
+
+	handshakeTimeout time.Duration
 }
 
 // Defaults, as Twisted's (backlog, connect timeout) and Netty's (watermarks);
@@ -45,6 +47,8 @@ func newConfig(opts []Option) config {
 		readSize:    DefaultReadBufferSize,
 		maxWriteBuf: DefaultMaxWriteBuffer,
 		noDelay:     true,
+
+		handshakeTimeout: DefaultHandshakeTimeout,
 	}
 	for _, o := range opts {
 		o.apply(&c)

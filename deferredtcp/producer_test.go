@@ -21,8 +21,11 @@ const (
 
 // buffered returns the bytes waiting in the write buffer under t.
 func buffered(t deferredtcp.Transport) int {
-	return t.(interface{ Conn() *deferredtcp.Conn }).Conn().Buffered()
+	return t.(deferredtcp.ConnTransport).Conn().Buffered()
 }
+
+// consumer returns t as the Consumer the adapter's transports are.
+func consumer(t deferredtcp.Transport) deferredtcp.Consumer { return t.(deferredtcp.Consumer) }
 
 // pusher is a push producer writing chunks on every loop iteration until
 // paused, total bytes in all.
@@ -42,7 +45,7 @@ func (p *pusher) tick() {
 		p.sent += chunk
 	}
 	if p.sent >= total {
-		p.t.UnregisterProducer()
+		consumer(p.t).UnregisterProducer()
 		p.t.LoseConnection()
 		return
 	}
@@ -89,7 +92,7 @@ type sink struct {
 
 func (s *sink) ConnectionMade(t deferredtcp.Transport) {
 	if s.startPaused {
-		t.PauseProducing()
+		t.(deferredtcp.PushProducer).PauseProducing()
 	}
 }
 func (s *sink) DataReceived(p []byte) { s.n += len(p) }
@@ -107,11 +110,11 @@ func TestPushProducerPausedAboveHighWatermark(t *testing.T) {
 		prod := &pusher{r: r}
 		// The reader is paused until the producer has been paused once:
 		// the pipe fills, then the write buffer goes over the watermark.
-		prod.onFirstPause = ct.ResumeProducing
+		prod.onFirstPause = ct.(deferredtcp.PushProducer).ResumeProducing
 		deferredtcp.ServeProtocol(a, &producing{register: func(tr deferredtcp.Transport) {
 			prod.t = tr
-			require.NoError(t, tr.RegisterProducer(prod, true))
-			assert.ErrorIs(t, tr.RegisterProducer(prod, true), deferredtcp.ErrProducerRegistered)
+			require.NoError(t, consumer(tr).RegisterProducer(prod, true))
+			assert.ErrorIs(t, consumer(tr).RegisterProducer(prod, true), deferredtcp.ErrProducerRegistered)
 			r.Schedule(0, prod.tick)
 		}})
 		run(t, r)
@@ -141,7 +144,7 @@ func (p *puller) ResumeProducing() {
 	p.t.Write(bytes.Repeat([]byte{'y'}, chunk))
 	p.sent += chunk
 	if p.sent >= total {
-		p.t.UnregisterProducer()
+		consumer(p.t).UnregisterProducer()
 		p.t.LoseConnection()
 	}
 }
@@ -157,8 +160,8 @@ func TestPullProducerAskedWhileBelowWatermark(t *testing.T) {
 		prod := &puller{}
 		deferredtcp.ServeProtocol(a, &producing{register: func(tr deferredtcp.Transport) {
 			prod.t = tr
-			assert.ErrorIs(t, tr.RegisterProducer(&puller{}, true), deferredtcp.ErrNotPushProducer)
-			require.NoError(t, tr.RegisterProducer(prod, false))
+			assert.ErrorIs(t, consumer(tr).RegisterProducer(&puller{}, true), deferredtcp.ErrNotPushProducer)
+			require.NoError(t, consumer(tr).RegisterProducer(prod, false))
 		}})
 		run(t, r)
 		assert.Equal(t, total, client.n)
@@ -177,7 +180,7 @@ func TestProducerStoppedWhenConnectionLost(t *testing.T) {
 		deferredtcp.ServeProtocol(b, client)
 		deferredtcp.ServeProtocol(a, &producing{register: func(tr deferredtcp.Transport) {
 			prod.t = tr
-			require.NoError(t, tr.RegisterProducer(prod, true))
+			require.NoError(t, consumer(tr).RegisterProducer(prod, true))
 			tr.AbortConnection()
 		}})
 		run(t, r)
@@ -185,7 +188,7 @@ func TestProducerStoppedWhenConnectionLost(t *testing.T) {
 		require.NotNil(t, client.lost)
 		// Registering on a lost transport stops the producer at once.
 		late := &puller{}
-		require.NoError(t, prod.t.RegisterProducer(late, false))
+		require.NoError(t, consumer(prod.t).RegisterProducer(late, false))
 		assert.True(t, late.stopped)
 	})
 }

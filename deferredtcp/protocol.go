@@ -1,6 +1,7 @@
 package deferredtcp
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"reflect"
@@ -44,9 +45,15 @@ type HalfCloseableProtocol interface {
 	ReadConnectionLost()
 }
 
-// Transport is Twisted's ITransport (with ITCPTransport's half-close and the
-// IConsumer/IPushProducer pair): how a [Protocol] writes to and closes its
-// connection. The adapter's transports are to be used on the loop goroutine.
+// Transport is Twisted's ITransport (with ITCPTransport's half-close): how
+// a [Protocol] writes to and closes its connection. The adapter's
+// transports are to be used on the loop goroutine.
+//
+// What a transport can do beyond these seven methods it offers through
+// optional interfaces, which a protocol asserts by name, as net/http's
+// Flusher: the adapter's transports are a [Consumer] and a [PushProducer]
+// (flow control), a [TLSTransport] (STARTTLS), a [DisconnectingTransport]
+// and a [ConnTransport].
 type Transport interface {
 	// Write sends p, copying it: p may be reused at once. Writes after
 	// LoseConnection or AbortConnection are dropped.
@@ -65,30 +72,58 @@ type Transport interface {
 	GetPeer() net.Addr
 	// GetHost returns the local address.
 	GetHost() net.Addr
+}
 
+// Consumer is a [Transport] that takes its data from a producer (Twisted's
+// IConsumer), so that a protocol streaming a large response writes only as
+// fast as the peer reads.
+type Consumer interface {
 	// RegisterProducer makes p the producer of the data written to the
-	// transport (IConsumer). A streaming (push) producer must be a
-	// [PushProducer]: it is paused when the write buffer goes over its high
-	// watermark and resumed once the buffer has drained below its low one.
-	// A pull producer is asked for data (ResumeProducing) as long as the
-	// buffer stays below the high watermark, once per loop iteration, and
-	// again once the buffer has drained below the low one. It returns
+	// transport. A streaming (push) producer must be a [PushProducer]: it
+	// is paused when the write buffer goes over its high watermark and
+	// resumed once the buffer has drained below its low one. A pull
+	// producer is asked for data (ResumeProducing) as long as the buffer
+	// stays below the high watermark, once per loop iteration, and again
+	// once the buffer has drained below the low one. It returns
 	// [ErrProducerRegistered] if a producer is registered already, and
-	// [ErrNotPushProducer] for a streaming producer without PauseProducing.
-	// On a closed transport p is stopped at once. The producer is stopped
-	// when the connection is lost.
+	// [ErrNotPushProducer] for a streaming producer without
+	// PauseProducing. On a closed transport p is stopped at once. The
+	// producer is stopped when the connection is lost.
 	RegisterProducer(p Producer, streaming bool) error
 	// UnregisterProducer forgets the registered producer, if any.
 	UnregisterProducer()
+}
 
-	// PauseProducing stops delivering DataReceived (and reading, once the
-	// connection's read buffer is full), so that the peer is pushed back:
-	// the transport is a producer too, for proxies.
-	PauseProducing()
-	// ResumeProducing undoes PauseProducing.
-	ResumeProducing()
-	// StopProducing closes the connection (LoseConnection).
-	StopProducing()
+// TLSTransport is a [Transport] that can switch its connection to TLS
+// (Twisted's ITLSTransport), for protocols with a STARTTLS command.
+type TLSTransport interface {
+	// StartTLS starts TLS with cfg, as the side (server or client) the
+	// transport is on: what is written from now on is encrypted, what
+	// arrives is decrypted. A client cfg needs ServerName (or
+	// InsecureSkipVerify).
+	StartTLS(cfg *tls.Config) error
+}
+
+// DisconnectingTransport is a [Transport] that tells whether it is being
+// closed and can close with a reason. The framing receivers use both,
+// when their transport has them: to stop delivering once the connection
+// is closing, and to tell ConnectionLost why they closed it.
+type DisconnectingTransport interface {
+	// Disconnecting reports whether LoseConnection or AbortConnection was
+	// called, or the connection is lost (Twisted's
+	// transport.disconnecting).
+	Disconnecting() bool
+	// LoseConnectionWithError closes the connection as LoseConnection
+	// does, making err the reason the protocol's ConnectionLost gets.
+	LoseConnectionWithError(err error)
+}
+
+// ConnTransport is a [Transport] over a [Conn]: the adapter's transports
+// are, and give the Conn for what the Transport methods do not cover
+// (its buffers, its socket options).
+type ConnTransport interface {
+	// Conn returns the connection under the transport.
+	Conn() *Conn
 }
 
 // Producer is Twisted's IProducer as a pull producer (IPullProducer):
@@ -100,7 +135,10 @@ type Producer interface {
 }
 
 // PushProducer is Twisted's IPushProducer: it produces on its own until
-// paused.
+// paused. The adapter's transports are push producers of what they read:
+// PauseProducing stops delivering DataReceived (and reading, once the
+// connection's read buffer is full), so that the peer is pushed back,
+// ResumeProducing undoes it, and StopProducing closes the connection.
 type PushProducer interface {
 	Producer
 	PauseProducing()

@@ -49,9 +49,6 @@ type TimeoutMixin struct {
 // protocol that embeds a TimeoutMixin.
 type timeoutConnector interface{ TimeoutConnection() }
 
-// reactorConn is a Transport over a [Conn], as [ServeProtocol]'s.
-type reactorConn interface{ Conn() *Conn }
-
 // InitTimeout binds m to the protocol p that embeds it and to the clock its
 // timeouts run on: a Reactor or, in tests, a [reactor.Clock]. A nil clock
 // means the reactor of p's connection, which then must be served by this
@@ -148,7 +145,7 @@ func (m *TimeoutMixin) scheduler() reactor.Scheduler {
 		return m.clock
 	}
 	if b, ok := m.p.(embedsBase); ok {
-		if rc, ok := b.baseProtocol().Transport.(reactorConn); ok {
+		if rc, ok := b.baseProtocol().Transport.(ConnTransport); ok {
 			m.clock = rc.Conn().Reactor()
 			return m.clock
 		}

@@ -75,11 +75,12 @@ func EndpointServerFunc(r *reactor.Reactor, description string, handle func(*def
 	serve := handle
 	if e.TLS != nil {
 		serve = func(c *deferredtcp.Conn) {
-			deferred.Then(deferredtcp.StartTLS(c, e.TLS, true), func(tc *deferredtcp.Conn) (struct{}, error) {
+			hs := deferredtcp.WithHandshakeTimeout(e.HandshakeTimeout)
+			deferred.Then(deferredtcp.StartTLS(c, e.TLS, true, hs), func(tc *deferredtcp.Conn) (struct{}, error) {
 				handle(tc)
 				return struct{}{}, nil
 			}).AddErrback(func(*failure.Failure) (struct{}, error) {
-				return struct{}{}, nil // the handshake failed: StartTLS aborted c
+				return struct{}{}, nil // the handshake failed: StartTLS closed c
 			})
 		}
 	}

@@ -57,3 +57,22 @@ func (b *buffer) take() []byte {
 
 // reset drops every unconsumed byte.
 func (b *buffer) reset() { b.off = len(b.buf) }
+
+// Decoder is what the decoders have in common: the input side, for the
+// receivers' shared dispatch loop.
+type Decoder interface {
+	// Feed adds p to the input. Data returned by Next before may be
+	// overwritten.
+	Feed(p []byte)
+	// Append adds p to the input, leaving the data returned by Next
+	// intact.
+	Append(p []byte)
+	// Take returns every buffered byte and empties the buffer.
+	Take() []byte
+}
+
+var (
+	_ Decoder = (*Lines)(nil)
+	_ Decoder = (*IntN)(nil)
+	_ Decoder = (*Netstring)(nil)
+)

@@ -20,6 +20,9 @@ func (d *IntN) Append(p []byte) { d.b.add(p) }
 // Buffered reports the number of bytes not returned yet.
 func (d *IntN) Buffered() int { return len(d.b.pending()) }
 
+// Take returns every buffered byte and empties the buffer.
+func (d *IntN) Take() []byte { return d.b.take() }
+
 // Next returns the next string, ok false when none is complete, or a
 // *LengthLimitError when the next prefix is over MaxLength (the input is
 // left as it is: Next keeps returning the error).

@@ -45,24 +45,36 @@ func (l *Lines) Take() []byte {
 // Next returns the next event and its data.
 func (l *Lines) Next() (Event, []byte) {
 	p := l.b.pending()
-	if len(p) == 0 {
-		return NeedMore, nil
-	}
-	d := l.Delimiter
-	from := max(l.scanned-len(d)+1, 0)
-	i := bytes.Index(p[from:], d)
-	if i < 0 {
-		l.scanned = len(p)
-		if len(p) >= l.MaxLength+len(d) {
-			return TooLong, l.Take()
-		}
-		return NeedMore, nil
-	}
-	i += from
-	if i > l.MaxLength {
+	ev, n, scanned := FindLine(p, l.Delimiter, l.MaxLength, l.scanned)
+	l.scanned = scanned
+	switch ev {
+	case TooLong:
 		return TooLong, l.Take()
+	case Line:
+		l.b.consume(n + len(l.Delimiter))
+		return Line, p[:n]
 	}
-	l.b.consume(i + len(d))
-	l.scanned = 0
-	return Line, p[:i]
+	return NeedMore, nil
+}
+
+// FindLine looks for the first line of p with LineReceiver's rules (see
+// [Lines]); [Lines] and deferredtcp's Conn.ReadUntil both split with it.
+// It returns Line and the line's length (without delim), TooLong, or
+// NeedMore. scanned is how many bytes at the start of p are known to hold
+// no delimiter (from an earlier call on the same bytes), and rest is the
+// value to pass next time: the search resumes where it stopped, so that a
+// line arriving byte by byte is not searched over and over.
+func FindLine(p, delim []byte, maxLength, scanned int) (ev Event, n, rest int) {
+	from := max(scanned-len(delim)+1, 0)
+	i := bytes.Index(p[from:], delim)
+	if i < 0 {
+		if len(p) >= maxLength+len(delim) {
+			return TooLong, 0, 0
+		}
+		return NeedMore, 0, len(p)
+	}
+	if i += from; i > maxLength {
+		return TooLong, 0, 0
+	}
+	return Line, i, 0
 }

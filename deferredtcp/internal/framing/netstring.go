@@ -31,6 +31,9 @@ func (d *Netstring) Append(p []byte) {
 // Buffered reports the number of bytes not returned yet.
 func (d *Netstring) Buffered() int { return len(d.b.pending()) }
 
+// Take returns every buffered byte and empties the buffer.
+func (d *Netstring) Take() []byte { return d.b.take() }
+
 // Next returns the next netstring's data, ok false when none is complete,
 // or an error matching ErrNetstringParse when the input is not netstrings.
 func (d *Netstring) Next() (s []byte, ok bool, err error) {
