@@ -2,7 +2,6 @@ package deferredtcp
 
 import (
 	"sync"
-	"sync/atomic"
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
@@ -20,10 +19,6 @@ type loop struct {
 	listeners map[*Listener]struct{}
 	attempts  map[*attempt]struct{}
 	stopping  bool
-
-	// goid is the loop goroutine's ID once the reactor runs, 0 before; see
-	// runOnLoop.
-	goid atomic.Uint64
 
 	// gone is set, under handMu, once the reactor's shutdown is over; see
 	// handOff.
@@ -62,7 +57,6 @@ func loopFor(r *reactor.Reactor) *loop {
 	}
 	l := &loop{r: r, listeners: map[*Listener]struct{}{}, attempts: map[*attempt]struct{}{}}
 	loops.Store(r, l)
-	r.CallWhenRunning(func() { l.goid.Store(goroutineID()) })
 	r.AddSystemEventTrigger(reactor.Before, reactor.Shutdown, l.shutdown)
 	r.AddSystemEventTrigger(reactor.After, reactor.Shutdown, func() *deferred.Deferred[struct{}] {
 		l.abortAll()

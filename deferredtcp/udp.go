@@ -49,9 +49,8 @@ const udpDropLogInterval = 10 * time.Second
 // reactor's shutdown. Its methods are loop goroutine only (or before Run),
 // except [UDPConn.Dropped] and [UDPConn.LocalAddr].
 type UDPConn struct {
-	r    *reactor.Reactor
-	loop *loop
-	pc   *net.UDPConn
+	r  *reactor.Reactor
+	pc *net.UDPConn
 
 	// Shared by the reading goroutine and the loop, under mu.
 	mu      sync.Mutex
@@ -66,14 +65,15 @@ type UDPConn struct {
 	loggedDrops uint64    // the drop count then
 
 	// The loop's.
-	waiters []*deferred.Deferred[Packet]
-	onPkt   func(p []byte, from *net.UDPAddr)
-	closed  bool
-	gone    bool // the reading goroutine has returned
-	done    []*deferred.Deferred[struct{}]
-	trigger reactor.TriggerID
-	cancel  func(*deferred.Deferred[Packet])
-	drainFn func()
+	waiters  waitList[Packet]
+	onPkt    func(p []byte, from *net.UDPAddr)
+	closed   bool
+	gone     bool // the reading goroutine has returned
+	done     []*deferred.Deferred[struct{}]
+	trigger  reactor.TriggerID
+	cancel   func(*deferred.Deferred[Packet])
+	drainFn  func()
+	wantedFn func()
 }
 
 // ListenUDP returns a Deferred that fires with a [UDPConn] bound to address
@@ -102,8 +102,8 @@ func ListenUDPNetwork(r *reactor.Reactor, network, address string) *deferred.Def
 		if err != nil {
 			return nil, err
 		}
-		u := &UDPConn{r: r, loop: loopFor(r), pc: pc}
-		u.cancel, u.drainFn = u.readCancelled, u.drain
+		u := &UDPConn{r: r, pc: pc}
+		u.cancel, u.drainFn, u.wantedFn = u.readCancelled, u.drain, u.updateWanted
 		u.trigger = r.AddSystemEventTrigger(reactor.Before, reactor.Shutdown, u.Close)
 		go u.reader()
 		return u, nil
@@ -199,21 +199,33 @@ func (u *UDPConn) take() (Packet, bool) {
 	return u.queue.pop()
 }
 
+// deliver hands p to the OnPacket handler or the first ReadFrom; if every
+// ReadFrom was cancelled meanwhile, p goes back to the front of the queue.
 func (u *UDPConn) deliver(p Packet) {
 	if u.onPkt != nil {
 		u.onPkt(p.Data, p.Addr)
 		return
 	}
-	d := u.waiters[0]
-	u.waiters = u.waiters[1:]
-	u.updateWanted()
-	d.Callback(p)
+	for {
+		d, ok := u.waiters.next()
+		if !ok {
+			u.mu.Lock()
+			u.queue.pushFront(p)
+			u.mu.Unlock()
+			u.updateWanted()
+			return
+		}
+		if d.Callback(p) == nil {
+			u.updateWanted()
+			return
+		}
+	}
 }
 
 // updateWanted tells the reading side whether the loop takes datagrams as
 // they come, and starts a drain if it now does.
 func (u *UDPConn) updateWanted() {
-	want := !u.closed && (u.onPkt != nil || len(u.waiters) > 0)
+	want := !u.closed && (u.onPkt != nil || u.waiters.waiting())
 	u.mu.Lock()
 	u.wanted = want
 	u.mu.Unlock()
@@ -233,13 +245,13 @@ func (u *UDPConn) readerGone() {
 
 // ReadFrom returns a Deferred that fires with the next datagram. Reads are
 // served in the order they were made; they fail with [ErrClosed] once the
-// socket is closed. Cancelling the Deferred withdraws the read; that is
-// safe from any goroutine.
+// socket is closed. Cancelling the Deferred withdraws the read, from any
+// goroutine.
 func (u *UDPConn) ReadFrom() *deferred.Deferred[Packet] {
 	if u.closed {
 		return deferred.Fail[Packet](ErrClosed)
 	}
-	if len(u.waiters) == 0 && u.onPkt == nil {
+	if !u.waiters.waiting() && u.onPkt == nil {
 		u.mu.Lock()
 		p, ok := u.queue.pop()
 		u.mu.Unlock()
@@ -248,21 +260,16 @@ func (u *UDPConn) ReadFrom() *deferred.Deferred[Packet] {
 		}
 	}
 	d := deferred.NewWithCanceller(u.cancel)
-	u.waiters = append(u.waiters, d)
+	u.waiters.add(d)
 	u.updateWanted()
 	return d
 }
 
-func (u *UDPConn) readCancelled(d *deferred.Deferred[Packet]) {
-	u.loop.runOnLoop(func() {
-		for i, w := range u.waiters {
-			if w == d {
-				u.waiters = append(u.waiters[:i], u.waiters[i+1:]...)
-				u.updateWanted()
-				return
-			}
-		}
-	})
+// readCancelled is a ReadFrom's canceller. It may run on any goroutine, so
+// it leaves the UDPConn alone (see waitlist.go); the loop is told to look
+// at its waiters again.
+func (u *UDPConn) readCancelled(*deferred.Deferred[Packet]) {
+	u.r.CallFromGoroutine(u.wantedFn)
 }
 
 // OnPacket makes f receive every datagram as it arrives, instead of
@@ -322,9 +329,7 @@ func (u *UDPConn) Close() *deferred.Deferred[struct{}] {
 	u.queue = packetQueue{}
 	u.mu.Unlock()
 	u.pc.Close()
-	ws := u.waiters
-	u.waiters = nil
-	for _, w := range ws {
+	for _, w := range u.waiters.take() {
 		w.Errback(ErrClosed)
 	}
 	return d
@@ -350,6 +355,15 @@ func (q *packetQueue) push(p Packet) {
 	}
 	q.ring[(q.head+q.n)%len(q.ring)] = p
 	q.n++
+}
+
+// pushFront puts p back as the oldest.
+func (q *packetQueue) pushFront(p Packet) {
+	q.push(p) // makes room
+	q.n--
+	q.ring[(q.head+q.n)%len(q.ring)] = Packet{}
+	q.head = (q.head + len(q.ring) - 1) % len(q.ring)
+	q.ring[q.head] = p
 }
 
 func (q *packetQueue) pop() (Packet, bool) {
