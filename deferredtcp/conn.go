@@ -71,6 +71,7 @@ type Conn struct {
 	idle       time.Duration
 	idleCall   *reactor.DelayedCall
 	lastActive time.Time
+	onIdle     func() IdleAction
 
 	prev, next *Conn // the loop's list of connections
 
@@ -719,10 +720,13 @@ func (c *Conn) lose(reason error, abort bool) {
 	}
 }
 
-// SetIdleTimeout closes the connection, as [Conn.Abort] does but with
-// [ErrIdleTimeout] as the reason, once nothing has been read or written for d
-// (Twisted's TimeoutMixin). The timer runs on the reactor. d <= 0 turns it
-// off.
+// SetIdleTimeout closes the connection once nothing has been read or
+// written for d (Twisted's TimeoutMixin): cleanly by default, flushing what
+// was written first, with [ErrIdleTimeout] as the reason [Conn.Lost]
+// reports; [Conn.OnIdleTimeout] can say goodbye first, abort instead, or
+// keep the connection open. A close whose flush then makes no progress for
+// another d (a peer that stopped reading) is aborted. The timer runs on the
+// reactor. d <= 0 turns it off.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
 	c.idle = d
 	if d <= 0 || c.state == connClosed {
@@ -737,6 +741,35 @@ func (c *Conn) SetIdleTimeout(d time.Duration) {
 	c.idleCall = c.r.Schedule(d, c.idleCheck)
 }
 
+// IdleAction is what a connection does when its idle timeout passes; an
+// [Conn.OnIdleTimeout] hook returns it.
+type IdleAction uint8
+
+const (
+	// IdleClose closes the connection as [Conn.Close] does, flushing what
+	// was written (a goodbye the hook wrote, say) before closing; [Conn.Lost]
+	// fails with [ErrIdleTimeout]. It is the default, as Twisted's
+	// TimeoutMixin.timeoutConnection calls loseConnection.
+	IdleClose IdleAction = iota
+	// IdleAbort aborts the connection at once, as [Conn.Abort] does:
+	// buffered bytes are dropped and the peer gets a reset. Lost fails with
+	// ErrIdleTimeout.
+	IdleAbort
+	// IdleKeep keeps the connection open; the idle timeout starts over.
+	IdleKeep
+)
+
+// OnIdleTimeout makes f run on the loop when the idle timeout set by
+// [Conn.SetIdleTimeout] passes; the connection then does what f returns
+// (Twisted: overriding TimeoutMixin.timeoutConnection). f may write (a
+// goodbye, which IdleClose flushes before it closes), close or abort the
+// connection itself, or set another timeout. If f panics, the connection is
+// aborted, as for [Conn.OnData]. OnIdleTimeout(nil) restores the default,
+// IdleClose.
+func (c *Conn) OnIdleTimeout(f func() IdleAction) {
+	c.onIdle = f
+}
+
 func (c *Conn) touch() {
 	if c.idle > 0 {
 		c.lastActive = c.r.Now()
@@ -749,11 +782,48 @@ func (c *Conn) idleCheck() {
 		return
 	}
 	left := c.idle - c.r.Now().Sub(c.lastActive)
-	if left <= 0 {
+	switch {
+	case left > 0:
+		c.idleCall = c.r.Schedule(left, c.idleCheck)
+	case c.state == connClosing:
+		// A close whose flush has stalled for a whole period.
+		c.lose(ErrIdleTimeout, true)
+	default:
+		c.idleTimedOut()
+	}
+}
+
+// idleTimedOut does what the OnIdleTimeout hook, or the default, says.
+func (c *Conn) idleTimedOut() {
+	action := IdleClose
+	if c.onIdle != nil {
+		action = c.callOnIdle()
+		if c.state == connClosed {
+			return
+		}
+	}
+	switch action {
+	case IdleAbort:
 		c.lose(ErrIdleTimeout, true)
 		return
+	case IdleKeep:
+	default:
+		c.closeWith(ErrIdleTimeout)
+		if c.state == connClosed {
+			return
+		}
 	}
-	c.idleCall = c.r.Schedule(left, c.idleCheck)
+	// Kept open, or flushing before the close: the timeout starts over (a
+	// stalled flush is then aborted), unless the hook changed it.
+	if c.idle > 0 && c.idleCall == nil {
+		c.lastActive = c.r.Now()
+		c.idleCall = c.r.Schedule(c.idle, c.idleCheck)
+	}
+}
+
+func (c *Conn) callOnIdle() IdleAction {
+	defer c.recoverHandler("OnIdleTimeout")
+	return c.onIdle()
 }
 
 func (c *Conn) stopIdle() {
