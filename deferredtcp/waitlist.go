@@ -11,10 +11,11 @@ import deferred "github.com/twistgo/twist/defer"
 // ReadFroms, a listener's Accepts) belongs to the loop, so cancellers leave
 // it alone. Cancel fires the Deferred, and the loop, which looks at
 // Deferred.Called before it hands a waiter anything, treats a fired one as
-// gone. A result the loop fires into a Deferred that another goroutine
-// cancelled a moment before fails with ErrAlreadyCalled (these Deferreds
-// have cancellers, so no late fire is silently ignored): the loop then
-// gives it to the next waiter, or keeps it, so nothing is lost.
+// gone. A result the loop fires into a read or an Accept that another
+// goroutine cancelled a moment before fails with ErrAlreadyCalled (these
+// Deferreds have cancellers, so no late fire is silently ignored): the loop
+// then gives it to the next waiter, or keeps it, so nothing is lost. (A
+// Lost subscription carries no data; a late fire into it is ignored.)
 
 // waitList holds the Deferreds waiting for one thing, oldest first. A
 // cancelled one stays in the list until the loop skips it on its way to
