@@ -66,11 +66,12 @@ type Conn struct {
 	wrDown  bool // the write side is shut down
 
 	closeWaiters []*deferred.Deferred[struct{}]
-	lostWaiters  []*deferred.Deferred[struct{}]
+	lostWaiters  waitList[struct{}]
 
 	idle       time.Duration
 	idleCall   *reactor.DelayedCall
 	lastActive time.Time
+	onIdle     func() IdleAction
 
 	prev, next *Conn // the loop's list of connections
 
@@ -189,8 +190,10 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 // once the peer has closed its side (or the connection was closed cleanly)
 // and nothing is queued, with the reason the connection was lost otherwise,
 // and with [ErrReadPending] while another read is pending. The returned
-// bytes belong to the caller. Cancelling the Deferred (on the loop) withdraws
-// the read.
+// bytes belong to the caller. Cancelling the Deferred withdraws the read,
+// from any goroutine: bytes that arrive meanwhile stay queued for the next
+// read. (Cancel runs the errback on the goroutine that cancels: give
+// AddTimeout the reactor, a deferred.Clock, to keep it on the loop.)
 func (c *Conn) Read() *deferred.Deferred[[]byte] {
 	return c.read(readReq{kind: readAny})
 }
@@ -225,6 +228,9 @@ func (c *Conn) ReadUntil(delim []byte, max int) *deferred.Deferred[[]byte] {
 }
 
 func (c *Conn) read(req readReq) *deferred.Deferred[[]byte] {
+	if c.rd.kind != readNone && c.rd.d.Called() {
+		c.rd = readReq{} // cancelled
+	}
 	if c.rd.kind != readNone || c.onData != nil {
 		return deferred.Fail[[]byte](ErrReadPending)
 	}
@@ -243,12 +249,11 @@ func (c *Conn) read(req readReq) *deferred.Deferred[[]byte] {
 	return req.d
 }
 
-func (c *Conn) readCancelled(d *deferred.Deferred[[]byte]) {
-	if c.rd.d == d {
-		c.rd = readReq{}
-		c.updateReading()
-	}
-}
+// readCancelled is a read's canceller. It may run on any goroutine, so it
+// leaves the Conn alone: the loop drops a pending read whose Deferred has
+// fired, and puts back what it fired into one cancelled a moment before
+// (see waitlist.go).
+func (c *Conn) readCancelled(*deferred.Deferred[[]byte]) {}
 
 // try serves req from the queue: ok reports that req is done, with v or err.
 func (c *Conn) try(req *readReq) (v []byte, err error, ok bool) {
@@ -335,9 +340,11 @@ func (c *Conn) received(p []byte) {
 	if c.rd.kind == readAny && c.inOff == len(c.in) {
 		d := c.rd.d
 		c.rd = readReq{}
-		d.Callback(bytes.Clone(p))
-		c.updateReading()
-		return
+		if d.Callback(bytes.Clone(p)) == nil {
+			c.updateReading()
+			return
+		}
+		// Cancelled: p is queued below.
 	}
 	if c.inOff > 0 && len(c.in)+len(p) > cap(c.in) {
 		n := copy(c.in, c.in[c.inOff:])
@@ -350,20 +357,35 @@ func (c *Conn) received(p []byte) {
 // satisfy fires the pending read while the queue can serve it.
 func (c *Conn) satisfy() {
 	for c.rd.kind != readNone {
+		if c.rd.d.Called() {
+			c.rd = readReq{} // cancelled
+			break
+		}
 		v, err, ok := c.try(&c.rd)
 		if !ok {
 			break
 		}
-		d := c.rd.d
+		d, kind, delim := c.rd.d, c.rd.kind, c.rd.delim
 		c.rd = readReq{}
 		if err != nil {
 			c.readFailed(err)
 			d.Errback(err)
-		} else {
-			d.Callback(v)
+		} else if d.Callback(v) != nil {
+			c.unread(v, kind, delim)
 		}
 	}
 	c.updateReading()
+}
+
+// unread puts v back at the front of the queue, with delim for a
+// ReadUntil: the read it was for was cancelled, on another goroutine, just
+// before the loop fired it.
+func (c *Conn) unread(v []byte, kind readKind, delim []byte) {
+	if kind == readUntil {
+		v = append(v, delim...)
+	}
+	c.in = append(v, c.in[c.inOff:]...)
+	c.inOff = 0
 }
 
 // receivedEOF notes the peer's end of stream.
@@ -637,7 +659,8 @@ func (c *Conn) shutdownWrite() error {
 // (Twisted's connectionLost): with nothing on a clean close (Close, or both
 // sides shut down), with a Failure of the reason otherwise ([ErrAborted],
 // [ErrIdleTimeout], [ErrLineTooLong], or the *net.OpError of a failed read or
-// write, such as a reset by the peer).
+// write, such as a reset by the peer). Cancelling the Deferred unsubscribes
+// it, from any goroutine; it then fails with [deferred.ErrCancelled].
 func (c *Conn) Lost() *deferred.Deferred[struct{}] {
 	if c.state == connClosed {
 		if c.reason != nil {
@@ -646,7 +669,7 @@ func (c *Conn) Lost() *deferred.Deferred[struct{}] {
 		return deferred.Succeed(struct{}{})
 	}
 	d := deferred.New[struct{}]()
-	c.lostWaiters = append(c.lostWaiters, d)
+	c.lostWaiters.add(d)
 	return d
 }
 
@@ -685,9 +708,7 @@ func (c *Conn) lose(reason error, abort bool) {
 	for _, d := range cs {
 		d.Callback(struct{}{})
 	}
-	ls := c.lostWaiters
-	c.lostWaiters = nil
-	for _, d := range ls {
+	for _, d := range c.lostWaiters.take() {
 		if reason != nil {
 			d.Errback(reason)
 		} else {
@@ -699,10 +720,13 @@ func (c *Conn) lose(reason error, abort bool) {
 	}
 }
 
-// SetIdleTimeout closes the connection, as [Conn.Abort] does but with
-// [ErrIdleTimeout] as the reason, once nothing has been read or written for d
-// (Twisted's TimeoutMixin). The timer runs on the reactor. d <= 0 turns it
-// off.
+// SetIdleTimeout closes the connection once nothing has been read or
+// written for d (Twisted's TimeoutMixin): cleanly by default, flushing what
+// was written first, with [ErrIdleTimeout] as the reason [Conn.Lost]
+// reports; [Conn.OnIdleTimeout] can say goodbye first, abort instead, or
+// keep the connection open. A close whose flush then makes no progress for
+// another d (a peer that stopped reading) is aborted. The timer runs on the
+// reactor. d <= 0 turns it off.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
 	c.idle = d
 	if d <= 0 || c.state == connClosed {
@@ -717,6 +741,35 @@ func (c *Conn) SetIdleTimeout(d time.Duration) {
 	c.idleCall = c.r.Schedule(d, c.idleCheck)
 }
 
+// IdleAction is what a connection does when its idle timeout passes; an
+// [Conn.OnIdleTimeout] hook returns it.
+type IdleAction uint8
+
+const (
+	// IdleClose closes the connection as [Conn.Close] does, flushing what
+	// was written (a goodbye the hook wrote, say) before closing; [Conn.Lost]
+	// fails with [ErrIdleTimeout]. It is the default, as Twisted's
+	// TimeoutMixin.timeoutConnection calls loseConnection.
+	IdleClose IdleAction = iota
+	// IdleAbort aborts the connection at once, as [Conn.Abort] does:
+	// buffered bytes are dropped and the peer gets a reset. Lost fails with
+	// ErrIdleTimeout.
+	IdleAbort
+	// IdleKeep keeps the connection open; the idle timeout starts over.
+	IdleKeep
+)
+
+// OnIdleTimeout makes f run on the loop when the idle timeout set by
+// [Conn.SetIdleTimeout] passes; the connection then does what f returns
+// (Twisted: overriding TimeoutMixin.timeoutConnection). f may write (a
+// goodbye, which IdleClose flushes before it closes), close or abort the
+// connection itself, or set another timeout. If f panics, the connection is
+// aborted, as for [Conn.OnData]. OnIdleTimeout(nil) restores the default,
+// IdleClose.
+func (c *Conn) OnIdleTimeout(f func() IdleAction) {
+	c.onIdle = f
+}
+
 func (c *Conn) touch() {
 	if c.idle > 0 {
 		c.lastActive = c.r.Now()
@@ -729,11 +782,48 @@ func (c *Conn) idleCheck() {
 		return
 	}
 	left := c.idle - c.r.Now().Sub(c.lastActive)
-	if left <= 0 {
+	switch {
+	case left > 0:
+		c.idleCall = c.r.Schedule(left, c.idleCheck)
+	case c.state == connClosing:
+		// A close whose flush has stalled for a whole period.
+		c.lose(ErrIdleTimeout, true)
+	default:
+		c.idleTimedOut()
+	}
+}
+
+// idleTimedOut does what the OnIdleTimeout hook, or the default, says.
+func (c *Conn) idleTimedOut() {
+	action := IdleClose
+	if c.onIdle != nil {
+		action = c.callOnIdle()
+		if c.state == connClosed {
+			return
+		}
+	}
+	switch action {
+	case IdleAbort:
 		c.lose(ErrIdleTimeout, true)
 		return
+	case IdleKeep:
+	default:
+		c.closeWith(ErrIdleTimeout)
+		if c.state == connClosed {
+			return
+		}
 	}
-	c.idleCall = c.r.Schedule(left, c.idleCheck)
+	// Kept open, or flushing before the close: the timeout starts over (a
+	// stalled flush is then aborted), unless the hook changed it.
+	if c.idle > 0 && c.idleCall == nil {
+		c.lastActive = c.r.Now()
+		c.idleCall = c.r.Schedule(c.idle, c.idleCheck)
+	}
+}
+
+func (c *Conn) callOnIdle() IdleAction {
+	defer c.recoverHandler("OnIdleTimeout")
+	return c.onIdle()
 }
 
 func (c *Conn) stopIdle() {

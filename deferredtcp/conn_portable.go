@@ -190,10 +190,8 @@ type portableListener struct {
 	nl      net.Listener
 	want    chan struct{} // a token per connection the loop asks for
 	done    chan struct{} // closed by close
-	exited  func()        // run on the loop when the accepting goroutine returns
-	onDone  func()
+	exited  chan struct{} // closed by the accepting goroutine as it returns
 	closed  bool
-	gone    bool // the goroutine has returned
 	asked   bool // a token is out
 	next    net.Conn
 	err     error
@@ -212,8 +210,8 @@ func listenPortable(l *Listener, addr net.Addr) error {
 }
 
 func adoptPortable(l *Listener, nl net.Listener) {
-	p := &portableListener{l: l, nl: nl, want: make(chan struct{}, 1), done: make(chan struct{})}
-	p.recvFn, p.exited = p.received, p.goroutineGone
+	p := &portableListener{l: l, nl: nl, want: make(chan struct{}, 1), done: make(chan struct{}), exited: make(chan struct{})}
+	p.recvFn = p.received
 	l.addr = nl.Addr()
 	l.io = p
 	go p.acceptor(func(f func()) { l.loop.handOff(f, p.dropAccepted) })
@@ -228,7 +226,7 @@ func (p *portableListener) dropAccepted() {
 }
 
 func (p *portableListener) acceptor(hand func(func())) {
-	defer hand(p.exited)
+	defer close(p.exited)
 	for {
 		select {
 		case <-p.want:
@@ -277,22 +275,17 @@ func (p *portableListener) received() {
 	p.setAccepting(l.wanted())
 }
 
+// close closes the listener and waits for the accepting goroutine to
+// return, which it does at once: nothing it does waits for the loop, and
+// closing the socket ends its Accept. Waiting here, rather than for a
+// hand-off from the goroutine, is what lets a Close made after Stop fire:
+// once the reactor's shutdown is over, that hand-off would never run.
 func (p *portableListener) close(done func()) {
 	p.closed = true
-	p.onDone = done
 	close(p.done)
 	p.nl.Close()
-	if p.gone {
-		done()
-	}
-}
-
-func (p *portableListener) goroutineGone() {
-	p.gone = true
-	if p.onDone != nil {
-		p.onDone()
-		p.onDone = nil
-	}
+	<-p.exited
+	done()
 }
 
 // Connecting with net.Dialer.

@@ -4,11 +4,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/reactor"
@@ -22,7 +24,10 @@ var ErrBadEndpoint = errors.New("deferredtcp: bad endpoint description")
 var ErrNoProtocol = errors.New("deferredtcp: the factory built no protocol")
 
 // EndpointError reports a description string that [ServerFromString] or
-// [ClientFromString] cannot use; it names the field at fault.
+// [ClientFromString] cannot use, or whose key or certificate files the
+// endpoint cannot use when it listens or connects; it names the field at
+// fault. Its message quotes the description and the value at most once
+// each, cut to 64 bytes (and an unusual field name likewise).
 type EndpointError struct {
 	Description string // the whole description
 	Field       string // the field at fault: "type", "port", "host", ... or "description"
@@ -31,10 +36,42 @@ type EndpointError struct {
 }
 
 func (e *EndpointError) Error() string {
-	if e.Value != "" {
-		return fmt.Sprintf("deferredtcp: endpoint %q: %s %q: %v", e.Description, e.Field, e.Value, e.Err)
+	desc, field := quoteClipped(e.Description), e.Field
+	if !plainName(field) { // an unknown parameter's name, say
+		field = quoteClipped(field)
 	}
-	return fmt.Sprintf("deferredtcp: endpoint %q: %s: %v", e.Description, e.Field, e.Err)
+	if e.Value != "" && e.Value != e.Description {
+		return fmt.Sprintf("deferredtcp: endpoint %s: %s %s: %v", desc, field, quoteClipped(e.Value), e.Err)
+	}
+	return fmt.Sprintf("deferredtcp: endpoint %s: %s: %v", desc, field, e.Err)
+}
+
+// plainName reports whether s can stand unquoted in a message: short,
+// printable ASCII.
+func plainName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' || s[i] == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteClipped quotes s, cut to 64 bytes (at a character boundary) with its
+// length noted: an error message stays readable whatever it quotes.
+func quoteClipped(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:n], len(s))
 }
 
 // Unwrap returns the cause.
@@ -54,7 +91,8 @@ type ServerEndpoint struct {
 	// Backlog is the listen backlog (50 by default, as Twisted's).
 	Backlog int
 	// Mode is the permission of a Unix socket's file (0666 by default, as
-	// Twisted's).
+	// Twisted's; 0 is no permission at all). An abstract socket's address
+	// ("@name") has no file, and no mode.
 	Mode os.FileMode
 	// TLS, when set, makes the endpoint serve TLS with it ("ssl:" and
 	// "tls:" descriptions).
@@ -62,8 +100,14 @@ type ServerEndpoint struct {
 	// HandshakeTimeout bounds each TLS handshake (handshakeTimeout=, in
 	// seconds); zero means DefaultHandshakeTimeout, negative none.
 	HandshakeTimeout time.Duration
+	// KeyFile and CertFile name the PEM files of the TLS key and
+	// certificate chain (an ssl: description's privateKey and certKey;
+	// CertFile defaults to KeyFile). [ServerEndpoint.ListenConns] reads
+	// them, not ServerFromString: regular files of at most 1 MiB.
+	KeyFile, CertFile string
 
-	r *reactor.Reactor
+	r    *reactor.Reactor
+	desc string // the description, for errors
 }
 
 // ClientEndpoint is where a client connects, as a description string gives
@@ -85,8 +129,13 @@ type ClientEndpoint struct {
 	// seconds), within Timeout; zero means DefaultHandshakeTimeout,
 	// negative none.
 	HandshakeTimeout time.Duration
+	// CACertsDir, when set, names a directory whose .pem files hold the
+	// roots a TLS endpoint trusts (caCertsDir=). [ClientEndpoint.DialConn]
+	// reads them, not ClientFromString: regular files of at most 1 MiB.
+	CACertsDir string
 
-	r *reactor.Reactor
+	r    *reactor.Reactor
+	desc string // the description, for errors
 }
 
 // ServerFromString parses a server description in Twisted's syntax
@@ -100,15 +149,18 @@ type ClientEndpoint struct {
 //
 // Fields are separated by ':', given by position or as name=value, and a
 // backslash makes the next character literal. A description it cannot use
-// is an [*EndpointError] naming the field at fault. lockfile is accepted
-// for compatibility but makes no lock file. ServerFromString only parses:
-// it is safe from any goroutine.
+// is an [*EndpointError] naming the field at fault: one with a NUL byte, a
+// Unix path longer than 107 bytes, for instance. A Unix address that
+// starts with '@' is an abstract socket (Linux), which has no file. lockfile
+// is accepted for compatibility but makes no lock file. ServerFromString
+// only parses: it reads no file (an ssl: endpoint's key files are read when
+// it listens) and is safe from any goroutine.
 func ServerFromString(r *reactor.Reactor, description string) (*ServerEndpoint, error) {
 	p, err := parseDescription(description)
 	if err != nil {
 		return nil, err
 	}
-	e := &ServerEndpoint{r: r, Backlog: DefaultBacklog}
+	e := &ServerEndpoint{r: r, Backlog: DefaultBacklog, desc: description}
 	switch kind := strings.ToLower(p.kind); kind {
 	case "tcp", "tcp6", "ssl", "tls":
 		e.Network = "tcp4"
@@ -140,9 +192,10 @@ func ServerFromString(r *reactor.Reactor, description string) (*ServerEndpoint, 
 			return nil, err
 		}
 		if kind == "ssl" || kind == "tls" {
-			if e.TLS, err = p.serverTLS(v.key, v.cert); err != nil {
-				return nil, err
+			if v.key == "" {
+				return nil, p.fail("privateKey", "", errors.New("missing"))
 			}
+			e.TLS, e.KeyFile, e.CertFile = &tls.Config{}, v.key, v.cert
 		}
 	case "unix":
 		e.Network = "unix"
@@ -151,8 +204,8 @@ func ServerFromString(r *reactor.Reactor, description string) (*ServerEndpoint, 
 			[]*string{&path, &mode, &backlog, &lockfile}); err != nil {
 			return nil, err
 		}
-		if path == "" {
-			return nil, p.fail("address", "", errors.New("missing"))
+		if err := p.unixPath("address", path); err != nil {
+			return nil, err
 		}
 		e.Address = path
 		e.Mode = 0o666
@@ -186,13 +239,16 @@ func ServerFromString(r *reactor.Reactor, description string) (*ServerEndpoint, 
 //	tls:example.org:443                  (or ssl:; caCertsDir= trusts the PEM files in a directory;
 //	                                      handshakeTimeout=SECONDS, 10 by default)
 //
-// Its syntax and errors are [ServerFromString]'s. Safe from any goroutine.
+// Its syntax and errors are [ServerFromString]'s; timeout is a finite
+// number of seconds, at least a nanosecond (0 means none). It reads no
+// file (caCertsDir is read when the endpoint connects) and is safe from any
+// goroutine.
 func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, error) {
 	p, err := parseDescription(description)
 	if err != nil {
 		return nil, err
 	}
-	e := &ClientEndpoint{r: r, Timeout: DefaultConnectTimeout}
+	e := &ClientEndpoint{r: r, Timeout: DefaultConnectTimeout, desc: description}
 	var timeout string
 	switch kind := strings.ToLower(p.kind); kind {
 	case "tcp", "ssl", "tls":
@@ -221,6 +277,9 @@ func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, 
 		if host == "" {
 			return nil, p.fail("host", "", errors.New("missing"))
 		}
+		if i := strings.IndexFunc(host, func(c rune) bool { return c <= ' ' || c == 0x7f }); i >= 0 {
+			return nil, p.fail("host", host, fmt.Errorf("control character or space at byte %d", i))
+		}
 		n, err := p.port(port)
 		if err != nil {
 			return nil, err
@@ -237,9 +296,7 @@ func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, 
 			return nil, err
 		}
 		if kind != "tcp" {
-			if e.TLS, err = p.clientTLS(host, caDir); err != nil {
-				return nil, err
-			}
+			e.TLS, e.CACertsDir = &tls.Config{ServerName: host}, caDir
 		}
 	case "unix":
 		e.Network = "unix"
@@ -253,8 +310,8 @@ func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, 
 		if err := p.unknown(); err != nil {
 			return nil, err
 		}
-		if path == "" {
-			return nil, p.fail("path", "", errors.New("missing"))
+		if err := p.unixPath("path", path); err != nil {
+			return nil, err
 		}
 		e.Address = path
 		if _, err := p.flag("lockfile", lockfile); err != nil {
@@ -264,11 +321,10 @@ func ClientFromString(r *reactor.Reactor, description string) (*ClientEndpoint, 
 		return nil, p.fail("type", p.kind, errors.New("unknown endpoint type (want tcp, unix, ssl or tls)"))
 	}
 	if timeout != "" {
-		s, err := strconv.ParseFloat(timeout, 64)
-		if err != nil || s < 0 || s > 1e9 {
-			return nil, p.fail("timeout", timeout, errors.New("not a number of seconds"))
+		var err error
+		if e.Timeout, err = p.seconds("timeout", timeout); err != nil {
+			return nil, err
 		}
-		e.Timeout = seconds(s)
 	}
 	return e, nil
 }
@@ -288,10 +344,24 @@ func (e *ServerEndpoint) Listen(f Factory) *deferred.Deferred[*Listener] {
 
 // ListenConns listens, for chain-style serving with [Listener.Accept] or
 // [Listener.Serve]. The connections of a TLS endpoint are not wrapped: use
-// [StartTLS] on them.
+// [StartTLS] on them, with TLS, which then holds the key pair: ListenConns
+// first reads KeyFile and CertFile into a copy of TLS, and fails with an
+// [*EndpointError] if they are not regular files of at most 1 MiB holding a
+// key pair. A Unix socket's file gets Mode.
 func (e *ServerEndpoint) ListenConns() *deferred.Deferred[*Listener] {
+	if e.KeyFile != "" {
+		cfg, err := e.loadKeyPair()
+		if err != nil {
+			return deferred.Fail[*Listener](err)
+		}
+		e.TLS = cfg
+	}
+	return e.listen()
+}
+
+func (e *ServerEndpoint) listen() *deferred.Deferred[*Listener] {
 	d := Listen(e.r, e.Network, e.Address, WithBacklog(e.Backlog))
-	if e.Network != "unix" || e.Mode == 0 {
+	if e.Network != "unix" || isAbstract(e.Address) {
 		return d
 	}
 	return deferred.Then(d, func(l *Listener) (*Listener, error) {
@@ -302,6 +372,10 @@ func (e *ServerEndpoint) ListenConns() *deferred.Deferred[*Listener] {
 		return l, nil
 	})
 }
+
+// isAbstract reports whether a Unix socket address names an abstract
+// socket, which has no file.
+func isAbstract(address string) bool { return strings.HasPrefix(address, "@") }
 
 // Connect connects, builds a protocol with f and serves the connection
 // with it; the Deferred fires with the protocol once its ConnectionMade has
@@ -321,14 +395,27 @@ func (e *ClientEndpoint) Connect(f Factory) *deferred.Deferred[Protocol] {
 }
 
 // DialConn connects and returns the connection (after the TLS handshake
-// for a TLS endpoint), for chain-style code.
+// for a TLS endpoint), for chain-style code. With CACertsDir, it first reads
+// the roots there, and fails with an [*EndpointError] if they are not
+// regular files of at most 1 MiB holding certificates.
 func (e *ClientEndpoint) DialConn() *deferred.Deferred[*Conn] {
+	if e.TLS == nil || e.CACertsDir == "" {
+		return e.dial(e.TLS)
+	}
+	cfg, err := e.loadRoots()
+	if err != nil {
+		return deferred.Fail[*Conn](err)
+	}
+	return e.dial(cfg)
+}
+
+func (e *ClientEndpoint) dial(cfg *tls.Config) *deferred.Deferred[*Conn] {
 	opts := []Option{WithTimeout(e.Timeout)}
 	if e.BindAddress != nil {
 		opts = append(opts, WithBindAddress(e.BindAddress))
 	}
-	if e.TLS != nil {
-		return dialTLS(e.r, e.Network, e.Address, e.TLS, append(opts, handshakeOption(e.HandshakeTimeout)))
+	if cfg != nil {
+		return dialTLS(e.r, e.Network, e.Address, cfg, append(opts, handshakeOption(e.HandshakeTimeout)))
 	}
 	return Connect(e.r, e.Network, e.Address, opts...)
 }
@@ -352,6 +439,9 @@ type kwValue struct {
 // and _parse): ':' separates fields, the first '=' of a field separates a
 // name from its value, and a backslash makes the next character literal.
 func parseDescription(text string) (*description, error) {
+	if i := strings.IndexByte(text, 0); i >= 0 {
+		return nil, &EndpointError{Description: text, Field: "description", Err: fmt.Errorf("NUL byte at offset %d", i)}
+	}
 	d := &description{text: text, kw: map[string]kwValue{}}
 	var fields [][]string // each: [value] or [name, value]
 	cur := []string{}
@@ -394,6 +484,41 @@ func parseDescription(text string) (*description, error) {
 	}
 	d.kind, d.args = d.args[0], d.args[1:]
 	return d, nil
+}
+
+// unixPath checks a Unix socket path: present, free of NUL bytes (which
+// would cut it short), at most 107 bytes long (the most a sockaddr_un
+// holds).
+func (d *description) unixPath(field, path string) error {
+	switch {
+	case path == "":
+		return d.fail(field, "", errors.New("missing"))
+	case len(path) > maxUnixPath:
+		return d.fail(field, path, fmt.Errorf("longer than %d bytes", maxUnixPath))
+	}
+	return nil
+}
+
+// maxUnixPath is the longest Unix socket path, abstract or not: sun_path's
+// 108 bytes less the terminating (or, for "@name", leading) NUL.
+const maxUnixPath = 107
+
+// seconds parses a timeout in seconds: finite, not negative, at most a
+// billion, and either 0 or at least a nanosecond (a smaller one would
+// silently mean no timeout at all).
+func (d *description) seconds(field, s string) (time.Duration, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	switch {
+	case err != nil || math.IsNaN(v) || math.IsInf(v, 0):
+		return 0, d.fail(field, s, errors.New("not a finite number of seconds"))
+	case v < 0:
+		return 0, d.fail(field, s, errors.New("negative"))
+	case v > 1e9:
+		return 0, d.fail(field, s, errors.New("more than a billion seconds"))
+	case v > 0 && v < 1e-9:
+		return 0, d.fail(field, s, errors.New("less than a nanosecond"))
+	}
+	return seconds(v), nil
 }
 
 func (d *description) fail(field, value string, err error) error {

@@ -206,7 +206,7 @@ func TestFaultHalfOpenPeer(t *testing.T) {
 }
 
 // TestFaultSilentPeer has a peer connect and send nothing: the idle timeout
-// closes the connection with ErrIdleTimeout, and the peer sees a reset.
+// closes the connection with ErrIdleTimeout, cleanly: the peer reads EOF.
 func TestFaultSilentPeer(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		checkGoroutines(t)
@@ -243,7 +243,7 @@ func TestFaultSilentPeer(t *testing.T) {
 		require.ErrorIs(t, lost.err, deferredtcp.ErrIdleTimeout)
 		require.ErrorIs(t, read.err, deferredtcp.ErrIdleTimeout, "the pending read fails with the reason")
 		require.GreaterOrEqual(t, took, idle)
-		require.ErrorIs(t, <-peer, syscall.ECONNRESET, "the idle connection is aborted")
+		require.ErrorIs(t, <-peer, io.EOF, "the idle connection is closed cleanly")
 		t.Logf("closed after %v", took.Round(time.Millisecond))
 	})
 }
@@ -783,6 +783,7 @@ func TestFaultPartialLineThenFault(t *testing.T) {
 	}{
 		{"idle-timeout", func(r *reactor.Reactor, server, client *deferredtcp.Conn) {
 			server.SetIdleTimeout(30 * time.Millisecond)
+			client.OnEOF(func() { client.Close() }) // the timeout closes cleanly
 		}, func(err error) bool { return errors.Is(err, deferredtcp.ErrIdleTimeout) }},
 		{"peer-reset", func(r *reactor.Reactor, server, client *deferredtcp.Conn) {
 			r.Schedule(10*time.Millisecond, client.Abort)

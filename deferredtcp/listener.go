@@ -24,7 +24,7 @@ type Listener struct {
 	addr    net.Addr
 	io      listenerIO
 
-	accepts   []*deferred.Deferred[*Conn]
+	accepts   waitList[*Conn]
 	ready     []*Conn // accepted before anyone asked (portable hand-off only)
 	serve     func(*Conn)
 	accepting bool
@@ -34,6 +34,7 @@ type Listener struct {
 	closeDone    bool
 	closeWaiters []*deferred.Deferred[struct{}]
 	cancelAccept func(*deferred.Deferred[*Conn])
+	updateFn     func()
 }
 
 // Accepts pause after a resource shortage (EMFILE and the like), for
@@ -100,7 +101,7 @@ func Listen(r *reactor.Reactor, network, address string, opts ...Option) *deferr
 func listenOn(r *reactor.Reactor, network string, addr net.Addr, cfg config) (*Listener, error) {
 	lp := loopFor(r)
 	l := &Listener{loop: lp, r: r, cfg: cfg, network: network}
-	l.cancelAccept = l.acceptCancelled
+	l.cancelAccept, l.updateFn = l.acceptCancelled, l.update
 	var err error
 	if useEpoll(r) {
 		err = listenEpoll(l, addr)
@@ -121,7 +122,7 @@ func (l *Listener) Addr() net.Addr { return l.addr }
 // Accept returns a Deferred that fires with the next connection. Accepts
 // are served in the order they were made. It fails with [ErrClosed] once the
 // listener is closed (and so do pending Accepts when it closes). Cancelling
-// it (on the loop) withdraws it.
+// it withdraws it, from any goroutine.
 func (l *Listener) Accept() *deferred.Deferred[*Conn] {
 	if l.closed {
 		return deferred.Fail[*Conn](ErrClosed)
@@ -132,19 +133,16 @@ func (l *Listener) Accept() *deferred.Deferred[*Conn] {
 		return deferred.Succeed(c)
 	}
 	d := deferred.NewWithCanceller(l.cancelAccept)
-	l.accepts = append(l.accepts, d)
+	l.accepts.add(d)
 	l.update()
 	return d
 }
 
-func (l *Listener) acceptCancelled(d *deferred.Deferred[*Conn]) {
-	for i, a := range l.accepts {
-		if a == d {
-			l.accepts = append(l.accepts[:i], l.accepts[i+1:]...)
-			break
-		}
-	}
-	l.update()
+// acceptCancelled is an Accept's canceller. It may run on any goroutine,
+// so it leaves the Listener alone (see waitlist.go); the loop is told to
+// check whether anyone still wants connections.
+func (l *Listener) acceptCancelled(*deferred.Deferred[*Conn]) {
+	l.r.CallFromGoroutine(l.updateFn)
 }
 
 // Serve makes the listener accept connections continuously and call handle,
@@ -171,16 +169,27 @@ func (l *Listener) deliver(c *Conn) {
 	switch {
 	case l.closed:
 		c.Abort()
-	case len(l.accepts) > 0:
-		d := l.accepts[0]
-		l.accepts = l.accepts[1:]
-		d.Callback(c)
+	case l.handToAccept(c):
 	case l.serve != nil:
 		l.callServe(c)
 	default:
 		l.ready = append(l.ready, c)
 	}
 	l.update()
+}
+
+// handToAccept fires the first pending Accept with c, skipping any that
+// another goroutine cancelled meanwhile; it reports whether one took c.
+func (l *Listener) handToAccept(c *Conn) bool {
+	for {
+		d, ok := l.accepts.next()
+		if !ok {
+			return false
+		}
+		if d.Callback(c) == nil {
+			return true
+		}
+	}
 }
 
 func (l *Listener) callServe(c *Conn) {
@@ -198,7 +207,7 @@ func (l *Listener) callServe(c *Conn) {
 // wanted reports whether someone waits for connections, and
 // WithMaxConnections lets them have one.
 func (l *Listener) wanted() bool {
-	return !l.closed && (l.serve != nil || len(l.accepts) > 0) &&
+	return !l.closed && (l.serve != nil || l.accepts.waiting()) &&
 		(l.cfg.maxConns <= 0 || l.open < l.cfg.maxConns)
 }
 
@@ -236,8 +245,7 @@ func (l *Listener) Close() *deferred.Deferred[struct{}] {
 		c.Abort()
 	}
 	l.ready = nil
-	as := l.accepts
-	l.accepts = nil
+	as := l.accepts.take()
 	l.io.close(l.closedDone)
 	for _, a := range as {
 		a.Errback(ErrClosed)

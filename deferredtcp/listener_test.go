@@ -151,3 +151,26 @@ func TestListenGroup(t *testing.T) {
 		t.Logf("connections per loop: %v", perLoop)
 	})
 }
+
+// TestListenerCloseAfterStop closes a serving listener right after Stop,
+// and again once Run has returned: both Deferreds fire. On the portable
+// backend the first waited for a hand-off from the accepting goroutine
+// that the end of the shutdown dropped, so neither ever fired.
+func TestListenerCloseAfterStop(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+		r := newReactor()
+		l := listen(t, r)
+		l.Serve(func(c *deferredtcp.Conn) { c.Close() })
+		var afterStop *outcome[struct{}]
+		r.CallWhenRunning(func() {
+			r.Stop()
+			afterStop = record(l.Close())
+		})
+		run(t, r)
+		afterRun := record(l.Close())
+		require.True(t, afterStop.done, "Close right after Stop fired")
+		require.NoError(t, afterStop.err)
+		require.True(t, afterRun.done, "Close after Run returned fired")
+		require.NoError(t, afterRun.err)
+	})
+}

@@ -38,6 +38,25 @@ const (
 	DefaultMaxWriteBuffer = 64 << 20
 )
 
+// The largest values the size options take: a larger value is clamped to
+// it, so that no option makes the library allocate more than a process can
+// hold (WithReadBufferSize(1 << 40) used to end the program with "out of
+// memory").
+const (
+	// MaxBacklog bounds [WithBacklog]. The kernel also caps the backlog,
+	// at net.core.somaxconn on Linux.
+	MaxBacklog = 65535
+	// MaxReadBufferSize bounds [WithReadBufferSize]: 4 MiB, more than a
+	// socket's receive buffer holds by default, so one read never needs
+	// more.
+	MaxReadBufferSize = 4 << 20
+	// MinReadBufferSize is the smallest [WithReadBufferSize].
+	MinReadBufferSize = 512
+	// MaxWriteBufferLimit bounds [WithMaxWriteBuffer], and so
+	// [WithWatermarks]' high watermark: 1 GiB.
+	MaxWriteBufferLimit = 1 << 30
+)
+
 func newConfig(opts []Option) config {
 	c := config{
 		backlog:     DefaultBacklog,
@@ -53,22 +72,20 @@ func newConfig(opts []Option) config {
 	for _, o := range opts {
 		o.apply(&c)
 	}
-	if c.backlog < 0 {
-		c.backlog = 0
+	c.backlog = min(max(c.backlog, 0), MaxBacklog)
+	if c.maxWriteBuf <= 0 || c.maxWriteBuf > MaxWriteBufferLimit {
+		c.maxWriteBuf = MaxWriteBufferLimit
 	}
-	if c.high < 1 {
-		c.high = 1
-	}
+	c.high = min(max(c.high, 1), c.maxWriteBuf)
 	c.low = min(max(c.low, 0), c.high)
-	if c.readSize < 512 {
-		c.readSize = 512
-	}
+	c.readSize = min(max(c.readSize, MinReadBufferSize), MaxReadBufferSize)
 	return c
 }
 
 // WithBacklog sets the listen backlog: how many connections the kernel queues
-// before they are accepted. The default is 50, as in Twisted. The portable
-// backend leaves the backlog to the net package (the system's somaxconn).
+// before they are accepted. The default is 50, as in Twisted; n is clamped to
+// [0, [MaxBacklog]]. The portable backend leaves the backlog to the net
+// package (the system's somaxconn).
 func WithBacklog(n int) Option {
 	return optionFunc(func(c *config) { c.backlog = n })
 }
@@ -97,7 +114,8 @@ func WithBindAddress(addr net.Addr) Option {
 // WithWatermarks sets the write buffer's watermarks: a [Conn.Write] whose
 // bytes leave more than high bytes buffered returns a Deferred that fires only
 // once the buffer has drained to low or below. The defaults are 64 KiB and
-// 32 KiB, as in Twisted and Netty. low is clamped to [0, high].
+// 32 KiB, as in Twisted and Netty. high is clamped to [1, the write buffer's
+// bound] (see [WithMaxWriteBuffer]), and low to [0, high].
 func WithWatermarks(high, low int) Option {
 	return optionFunc(func(c *config) { c.high, c.low = high, low })
 }
@@ -105,7 +123,8 @@ func WithWatermarks(high, low int) Option {
 // WithReadBufferSize sets how many bytes a connection reads from its socket at
 // once, and how many it queues, while no read is pending, before it stops
 // reading so that TCP flow control pushes back on the peer. The default is
-// 64 KiB; the minimum 512.
+// 64 KiB; n is clamped to [[MinReadBufferSize], [MaxReadBufferSize]]
+// (512 bytes to 4 MiB).
 func WithReadBufferSize(n int) Option {
 	return optionFunc(func(c *config) { c.readSize = n })
 }
@@ -117,7 +136,8 @@ func WithReadBufferSize(n int) Option {
 // a writer that does not wait on Write's Deferred, with a peer that stops
 // reading, run the process out of memory. Writers that wait on Write never
 // get near it, unless one write alone is that large. The default is
-// [DefaultMaxWriteBuffer], 64 MiB; n <= 0 means no bound.
+// [DefaultMaxWriteBuffer], 64 MiB; n <= 0, or n above
+// [MaxWriteBufferLimit], means that limit, 1 GiB.
 func WithMaxWriteBuffer(n int) Option {
 	return optionFunc(func(c *config) { c.maxWriteBuf = n })
 }
@@ -134,7 +154,8 @@ func WithNoDelay(on bool) Option {
 // golang.org/x/net/netutil.LimitListener does: the connections beyond n
 // wait in the kernel's backlog (see [WithBacklog]) instead of being
 // accepted and dropped. The default, 0, means no limit; the limit is per
-// Listener (per loop for [ListenGroup]).
+// Listener (per loop for [ListenGroup]). n is a count, not a size: any n is
+// accepted, and none makes the Listener allocate anything.
 func WithMaxConnections(n int) Option {
 	return optionFunc(func(c *config) { c.maxConns = n })
 }

@@ -1,12 +1,16 @@
 package deferredtcp
 
 import (
+	"errors"
 	"net"
 	"net/netip"
+	"strings"
 
 	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/reactor"
 )
+
+var errUnixPathNUL = errors.New("deferredtcp: NUL byte in a Unix socket path")
 
 // resolve turns address into a net.Addr for network: at once for Unix paths,
 // IP addresses and empty hosts, on a worker goroutine for host names (a DNS
@@ -14,6 +18,10 @@ import (
 func resolve(r *reactor.Reactor, op, network, address string) *deferred.Deferred[net.Addr] {
 	switch network {
 	case "unix":
+		if !isAbstract(address) && strings.IndexByte(address, 0) >= 0 {
+			// The kernel would take the path up to the NUL: another file.
+			return deferred.Fail[net.Addr](&net.OpError{Op: op, Net: network, Err: errUnixPathNUL})
+		}
 		return deferred.Succeed[net.Addr](&net.UnixAddr{Name: address, Net: "unix"})
 	case "tcp", "tcp4", "tcp6":
 	default:

@@ -3,12 +3,9 @@ package deferredtcp
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -684,44 +681,4 @@ func handshakeOption(d time.Duration) Option {
 		d = DefaultHandshakeTimeout
 	}
 	return WithHandshakeTimeout(d)
-}
-
-// serverTLS loads an endpoint's key pair.
-func (d *description) serverTLS(key, cert string) (*tls.Config, error) {
-	if key == "" {
-		return nil, d.fail("privateKey", "", errors.New("missing"))
-	}
-	if cert == "" {
-		cert = key
-	}
-	pair, err := tls.LoadX509KeyPair(cert, key)
-	if err != nil {
-		return nil, d.fail("certKey", cert, err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{pair}}, nil
-}
-
-// clientTLS builds an endpoint's client config; caDir, when given, holds
-// the PEM files of the trusted roots.
-func (d *description) clientTLS(host, caDir string) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: host}
-	if caDir == "" {
-		return cfg, nil
-	}
-	pool := x509.NewCertPool()
-	files, err := filepath.Glob(filepath.Join(caDir, "*.pem"))
-	if err != nil || len(files) == 0 {
-		return nil, d.fail("caCertsDir", caDir, errors.New("no .pem file in it"))
-	}
-	for _, f := range files {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return nil, d.fail("caCertsDir", caDir, err)
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, d.fail("caCertsDir", caDir, errors.New(f+": no certificate"))
-		}
-	}
-	cfg.RootCAs = pool
-	return cfg, nil
 }

@@ -2,8 +2,14 @@ package deferredtcp_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -67,5 +73,101 @@ func TestUDPClosedAtShutdown(t *testing.T) {
 		assert.ErrorIs(t, pending.err, deferredtcp.ErrClosed)
 		bad := record(deferredtcp.ListenUDP(reactor.New(), "localhost:0"))
 		assert.Error(t, bad.err)
+	})
+}
+
+// udpFloodFor is how long TestUDPFlood floods. The queue fills within the
+// first tenth of a second, after which every second is like the one before;
+// before the queue was bounded, 8 KiB datagrams into a 1 ms handler queued
+// about 50 MB of them per second, so two seconds are ample to tell a
+// bounded queue (8 MiB here) from an unbounded one, and leave a second of
+// flood after the timer.
+const udpFloodFor = 2 * time.Second
+
+// TestUDPFlood floods a UDPConn whose handler takes 1 ms per datagram with
+// 8 KiB datagrams: the live heap stays under UDPQueueSize × 64 KiB + 10 MB,
+// the datagrams beyond the queue are dropped, counted and logged once, a
+// 1 s timer fires within 100 ms of its time and Stop ends Run within a
+// second, flood or not.
+func TestUDPFlood(t *testing.T) {
+	const size = 8 << 10
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+		var logs syncBuffer
+		r := newReactor(reactor.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		srv := record(deferredtcp.ListenUDP(r, "127.0.0.1:0"))
+		require.NoError(t, srv.err)
+		server := srv.value
+		handled := 0
+		server.OnPacket(func(p []byte, _ *net.UDPAddr) {
+			handled++
+			time.Sleep(time.Millisecond) // the handler's work
+		})
+
+		baseline := liveHeap()
+		var peak atomic.Uint64
+		quit := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { // the flood
+			c, err := net.DialUDP("udp", nil, server.LocalAddr().(*net.UDPAddr))
+			if !assert.NoError(t, err) {
+				return
+			}
+			defer c.Close()
+			p := make([]byte, size)
+			for {
+				select {
+				case <-quit:
+					return
+				default:
+					c.Write(p) // a refused datagram is no concern here
+				}
+			}
+		})
+		sample := func(h uint64) {
+			if h > baseline && h-baseline > peak.Load() {
+				peak.Store(h - baseline)
+			}
+		}
+		wg.Go(func() { // the live heap after each collection, every 50 ms
+			live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-quit:
+					return
+				case <-tick.C:
+					metrics.Read(live)
+					sample(live[0].Value.Uint64())
+				}
+			}
+		})
+		t.Cleanup(wg.Wait)
+		t.Cleanup(func() { close(quit) })
+
+		var late time.Duration
+		fired := false
+		var stopped time.Time
+		r.CallWhenRunning(func() {
+			due := r.Now().Add(time.Second)
+			r.Schedule(time.Second, func() { fired, late = true, r.Now().Sub(due) })
+			r.Schedule(udpFloodFor, func() {
+				sample(liveHeap()) // and once collected on purpose
+				stopped = time.Now()
+				r.Stop()
+			})
+		})
+		run(t, r)
+		stopTook := time.Since(stopped)
+
+		t.Logf("handled %d, dropped %d, live heap peak +%d KiB, timer %v late, Stop took %v",
+			handled, server.Dropped(), peak.Load()>>10, late, stopTook)
+		require.Less(t, peak.Load(), uint64(deferredtcp.UDPQueueSize*64<<10+10<<20), "live heap")
+		require.NotZero(t, server.Dropped(), "datagrams beyond the queue are counted")
+		require.Equal(t, 1, strings.Count(logs.String(), "UDP datagrams dropped"), "logged once per 10 s:\n%s", logs.String())
+		require.True(t, fired)
+		require.Less(t, late, 100*time.Millisecond, "the timer's lateness")
+		require.Less(t, stopTook, time.Second, "Stop to the end of Run")
+		require.NotZero(t, handled)
 	})
 }
