@@ -25,6 +25,8 @@ type Co struct {
 	mu        sync.Mutex
 	waitingOn canceller // the unfired Deferred the body is suspended on
 	cancelReq bool      // a cancel came while the body was not suspended
+
+	exited bool // the body called runtime.Goexit; its driver's
 }
 
 // suspension is an Await whose Deferred had not fired: the body gives it
@@ -118,6 +120,7 @@ func (co *Co) resume() (ended bool) {
 	returned := false
 	defer func() {
 		if !returned {
+			co.exited = true
 			co.done.exited()
 		}
 	}()
@@ -290,10 +293,25 @@ func (a *awaitStep[T]) run(d *Deferred[T]) link {
 		a.co.waitingOn = nil
 	}
 	a.co.mu.Unlock()
-	if a.co.resume() {
-		return a.co.done.finish()
+	// The body goes on as a hand-off, not inside this step, so that d's
+	// chain is done with the step whatever the body does (even
+	// runtime.Goexit, which only the Inline Deferred then reports).
+	return (*bodyRun)(a.co)
+}
+
+// bodyRun is a Co seen as a chain to run: resuming its body, and handing
+// the body's result to the Inline Deferred if it ends.
+type bodyRun Co
+
+func (b *bodyRun) runQueued() (link, bool) {
+	co := (*Co)(b)
+	if co.exited {
+		return nil, false // the body called runtime.Goexit: done with it
 	}
-	return nil
+	if co.resume() {
+		return co.done.finish(), false
+	}
+	return nil, false
 }
 
 // park parks the body on a, unless a's result has come meanwhile.
