@@ -155,7 +155,7 @@ func (d *Deferred[T]) Chain(other *Deferred[T]) *Deferred[T] {
 // init prepares a Deferred embedded in a link object; up is what Cancel
 // propagates to.
 func (d *Deferred[T]) init(up canceller) {
-	d.upstream = up
+	d.onCancel = up
 	if debug.Load() {
 		d.rare = &rare{origin: newOrigin()}
 	}

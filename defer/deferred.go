@@ -29,13 +29,13 @@ import (
 type Deferred[T any] struct {
 	st atomic.Uint32 // the state word: see run.go
 
-	paused    int32 // Pause depth, plus a hold while waiting; under the lock
-	next      int32 // index of the next step to run; the runner's
-	ninline   uint8 // steps held in inline; under the lock
-	suppress  bool  // Twisted's _suppressAlreadyCalled: eat one late fire after Cancel; under the lock
-	result    T     // the runner's
-	fail      *failure.Failure
-	canceller func(*Deferred[T])
+	paused   int32 // Pause depth, plus a hold while waiting; under the lock
+	next     int32 // index of the next step to run; the runner's
+	ninline  uint8 // steps held in inline; under the lock
+	ready    uint8 // inline steps a new runner may run without the lock; the runner's
+	suppress bool  // Twisted's _suppressAlreadyCalled: eat one late fire after Cancel; under the lock
+	result   T     // the runner's
+	fail     *failure.Failure
 
 	// The chain's steps: the first two in inline, the others in more, so
 	// that a chain of a few steps needs no allocation and a longer one no
@@ -45,11 +45,13 @@ type Deferred[T any] struct {
 	inline [2]step[T]
 	more   []step[T]
 
-	// upstream is what Cancel reaches, under the lock: while unfired, the
-	// source of a Then or ThenDeferred, the inner a ThenDeferred follows,
-	// a combinator's inputs; once fired, what a held chain waits on (the
-	// inner of an AddCallbackDeferred step, an Inline body's Await).
-	upstream canceller
+	// onCancel is what Cancel does, under the lock: while unfired, a
+	// cancelFunc (NewWithCanceller's), or the canceller Cancel passes on
+	// to: the source of a Then or ThenDeferred, the inner a ThenDeferred
+	// follows, a combinator's inputs. Once fired, what a held chain waits
+	// on: the inner of an AddCallbackDeferred step, an Inline body's
+	// Await.
+	onCancel any
 
 	rare *rare // what few Deferreds need; under the lock
 }
@@ -68,6 +70,9 @@ type canceller interface {
 	Cancel()
 }
 
+// cancelFunc is the canceller function given to NewWithCanceller.
+type cancelFunc[T any] func(*Deferred[T])
+
 // New returns an unfired Deferred with no canceller: [Deferred.Cancel]
 // errbacks it with [ErrCancelled].
 func New[T any]() *Deferred[T] {
@@ -83,7 +88,9 @@ func New[T any]() *Deferred[T] {
 // the Deferred itself; if it does not, Cancel errbacks it with [ErrCancelled].
 func NewWithCanceller[T any](canceller func(*Deferred[T])) *Deferred[T] {
 	d := New[T]()
-	d.canceller = canceller
+	if canceller != nil {
+		d.onCancel = cancelFunc[T](canceller)
+	}
 	return d
 }
 
@@ -203,7 +210,7 @@ func (d *Deferred[T]) Unpause() {
 func (d *Deferred[T]) Cancel() {
 	st := d.lock()
 	if st&stFired != 0 {
-		up := d.upstream
+		up, _ := d.onCancel.(canceller)
 		d.unlock(st)
 		if up != nil {
 			up.Cancel()
@@ -214,7 +221,8 @@ func (d *Deferred[T]) Cancel() {
 		d.unlock(st)
 		return
 	}
-	cancel, up := d.canceller, d.upstream
+	cancel, _ := d.onCancel.(cancelFunc[T])
+	up, _ := d.onCancel.(canceller)
 	if cancel == nil {
 		d.suppress = true
 	}
@@ -247,7 +255,7 @@ func (d *Deferred[T]) Cancel() {
 // callCanceller runs cancel, returning the Failure of a panic in it, or of
 // ErrGoexit if it calls runtime.Goexit (d is then fired with that Failure
 // as the goroutine unwinds).
-func callCanceller[T any](cancel func(*Deferred[T]), d *Deferred[T]) (fail *failure.Failure) {
+func callCanceller[T any](cancel cancelFunc[T], d *Deferred[T]) (fail *failure.Failure) {
 	done := false
 	defer func() {
 		if done {

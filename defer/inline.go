@@ -76,7 +76,7 @@ type finisher interface {
 func Inline[T any](body func(co *Co) (T, error)) *Deferred[T] {
 	r := &inlineRun[T]{}
 	r.out.init(nil)
-	r.out.canceller = r.cancel
+	r.out.onCancel = cancelFunc[T](r.cancel)
 	r.out.appendLocked(r) // before out is shared: no lock needed
 	r.co.done = r
 	r.co.next, _ = iter.Pull(func(yield func(suspension) bool) {

@@ -2,6 +2,7 @@ package deferred
 
 import (
 	"runtime"
+	"sync/atomic"
 
 	"github.com/twistgo/twist/failure"
 )
@@ -70,9 +71,23 @@ const spinsBeforeYield = 4
 // lock takes d's lock and returns the state word as it was, without
 // stLocked.
 func (d *Deferred[T]) lock() uint32 {
+	if st, ok := tryLock(&d.st); ok {
+		return st
+	}
+	return lockSlow(&d.st)
+}
+
+// tryLock takes the lock bit of the state word w if it is free at once.
+func tryLock(w *atomic.Uint32) (uint32, bool) {
+	st := w.Load()
+	return st, st&stLocked == 0 && w.CompareAndSwap(st, st|stLocked)
+}
+
+// lockSlow takes the lock bit of w when another goroutine holds it, or
+// changes w at the same time.
+func lockSlow(w *atomic.Uint32) uint32 {
 	for spins := 0; ; spins++ {
-		st := d.st.Load()
-		if st&stLocked == 0 && d.st.CompareAndSwap(st, st|stLocked) {
+		if st, ok := tryLock(w); ok {
 			return st
 		}
 		if spins >= spinsBeforeYield {
@@ -108,26 +123,71 @@ func (d *Deferred[T]) settle(v T, f *failure.Failure) (run bool, err error) {
 // settleLocked fires d, locked and unfired, and unlocks it.
 func (d *Deferred[T]) settleLocked(st uint32, v T, f *failure.Failure) (run bool) {
 	d.result, d.fail = v, f
-	d.upstream = nil
+	d.onCancel = nil
 	if d.rare != nil && d.rare.origin != nil {
 		d.rare.origin.fired()
 	}
 	st |= stFired
 	if st&stPaused == 0 && d.next < d.count() {
-		d.unlock(st | stRunning)
+		d.runLocked(st)
 		return true
 	}
 	d.unlock(d.watchLocked(st))
 	return false
 }
 
-// fire is Callback and Errback.
-func (d *Deferred[T]) fire(v T, f *failure.Failure) error {
-	run, err := d.settle(v, f)
-	if run {
-		drive(d)
+// runLocked makes locked d running and unlocks it. Steps that are all
+// inline it leaves ready for the runner, which then starts without the
+// lock: the runner reads only inline entries below the count, which no
+// one else writes.
+func (d *Deferred[T]) runLocked(st uint32) {
+	if n := d.count(); n <= int32(len(d.inline)) {
+		d.ready = uint8(n)
 	}
-	return err
+	d.unlock(st | stRunning)
+}
+
+// fire is Callback and Errback. It runs the first batch of queued steps
+// with the count it read under the lock, which spares the runner a lock.
+func (d *Deferred[T]) fire(v T, f *failure.Failure) error {
+	st := d.lock()
+	if st&stFired != 0 {
+		if d.suppress {
+			d.suppress = false
+			d.unlock(st)
+			return nil
+		}
+		err := d.alreadyCalled()
+		d.unlock(st)
+		return err
+	}
+	if st&stPaused != 0 || d.next == d.count() {
+		d.settleLocked(st, v, f)
+		return nil
+	}
+	d.result, d.fail = v, f
+	d.onCancel = nil
+	if d.rare != nil && d.rare.origin != nil {
+		d.rare.origin.fired()
+	}
+	end, more := d.count(), d.more
+	d.unlock(st | stFired | stRunning)
+	d.runFirst(end, more)
+	return nil
+}
+
+// runFirst runs a first batch of d's steps, read under the lock by the
+// caller that made d running, then the rest of the chain.
+func (d *Deferred[T]) runFirst(end int32, more []step[T]) {
+	done := false
+	defer func() {
+		if !done {
+			drive(d) // a step called runtime.Goexit: finish the chain
+		}
+	}()
+	h := d.runSteps(end, more)
+	done = true
+	d.finish(h)
 }
 
 // claim: resting → running for one step → resting.
@@ -155,7 +215,9 @@ func (d *Deferred[T]) release(h link) {
 // or brings d to rest.
 func (d *Deferred[T]) finish(h link) {
 	if h == nil {
-		drive(d)
+		if !d.restIfDone() {
+			drive(d)
+		}
 		return
 	}
 	if d.restIfDone() {
@@ -174,9 +236,17 @@ func (d *Deferred[T]) runClaimed(s linker[T]) {
 			d.finish(nil)
 		}
 	}()
-	h := s.run(d)
+	var h link
+	if cb, ok := s.(callbackStep[T]); ok {
+		cb.call(d)
+	} else {
+		h = d.runStep(s)
+	}
 	done = true
-	d.release(h)
+	if h == nil && d.fail == nil && d.st.CompareAndSwap(stFired|stRunning, stFired) {
+		return
+	}
+	d.finish(h)
 }
 
 // queue: a step waits in the list.
@@ -189,7 +259,7 @@ func (d *Deferred[T]) queue(s linker[T]) link {
 	d.appendLocked(s)
 	switch {
 	case st&(stFired|stRunning|stPaused) == stFired:
-		d.unlock(d.unwatchLocked(st) | stRunning)
+		d.runLocked(d.unwatchLocked(st))
 		return d
 	case st&stRunning != 0:
 		st |= stMore
@@ -198,22 +268,34 @@ func (d *Deferred[T]) queue(s linker[T]) link {
 	return nil
 }
 
-// add adds step s: at once on a resting d, else queued.
+// add adds step s: at once on a resting d (claim), else queued. One load
+// of the state word serves the claim and the lock.
 func (d *Deferred[T]) add(s linker[T]) {
-	if d.claim() {
+	st := d.st.Load()
+	if st&^stCancelled == stFired && d.st.CompareAndSwap(st, st|stRunning) {
 		d.runClaimed(s)
 		return
 	}
-	if l := d.queue(s); l != nil {
-		drive(l)
+	if st&stLocked != 0 || !d.st.CompareAndSwap(st, st|stLocked) {
+		st = lockSlow(&d.st)
 	}
+	d.appendLocked(s)
+	switch {
+	case st&(stFired|stRunning|stPaused) == stFired:
+		d.runLocked(d.unwatchLocked(st))
+		drive(d)
+		return
+	case st&stRunning != 0:
+		st |= stMore
+	}
+	d.unlock(st)
 }
 
 // startLocked ends a locked section that may have made d's queued steps
 // runnable (Unpause, resume): it reports whether the caller must run them.
 func (d *Deferred[T]) startLocked(st uint32) bool {
 	if st&(stFired|stRunning|stPaused) == stFired && d.next < d.count() {
-		d.unlock(d.unwatchLocked(st) | stRunning)
+		d.runLocked(d.unwatchLocked(st))
 		return true
 	}
 	d.unlock(st)
@@ -278,6 +360,12 @@ func runStack(l link, stack []link) {
 }
 
 func (d *Deferred[T]) runQueued() (link, bool) {
+	if end := int32(d.ready); end > 0 {
+		d.ready = 0
+		if h := d.runSteps(end, nil); h != nil {
+			return h, !d.restIfDone()
+		}
+	}
 	for {
 		st := d.lock()
 		if st&stPaused != 0 || d.next == d.count() {
@@ -308,12 +396,28 @@ func (d *Deferred[T]) runSteps(end int32, more []step[T]) (h link) {
 	for d.next < end {
 		s := d.stepAt(d.next, more)
 		d.next++
-		if h = s.run(d); h != nil || d.st.Load()&stPaused != 0 {
+		if cb, ok := s.(callbackStep[T]); ok { // most steps: no call through the interface
+			cb.call(d)
+		} else {
+			h = d.runStep(s)
+		}
+		if h != nil || d.st.Load()&stPaused != 0 {
 			break
 		}
 	}
 	done = true
 	return h
+}
+
+// runStep runs step s on d's current result. Plain errbacks are called
+// directly rather than through the interface (plain callbacks, most steps,
+// are called directly by runSteps and runClaimed).
+func (d *Deferred[T]) runStep(s linker[T]) link {
+	if eb, ok := s.(errbackStep[T]); ok {
+		eb.call(d)
+		return nil
+	}
+	return s.run(d)
 }
 
 // aborted makes the reason a step did not return the current result's
@@ -416,7 +520,7 @@ func (d *Deferred[T]) waitOn(inner *Deferred[T]) link {
 func (d *Deferred[T]) holdFor(up canceller) {
 	st := d.lock()
 	d.paused++
-	d.upstream = up
+	d.onCancel = up
 	d.unlock(st | stPaused)
 }
 
@@ -438,7 +542,7 @@ func (d *Deferred[T]) resumeWith(v T, f *failure.Failure) link {
 	// is ours to set.
 	st = d.unwatchLocked(st)
 	d.result, d.fail = v, f
-	d.upstream = nil
+	d.onCancel = nil
 	if d.paused--; d.paused == 0 {
 		st &^= stPaused
 	}
@@ -484,7 +588,7 @@ func (d *Deferred[T]) follow(inner *Deferred[T]) link {
 	}
 	st := d.lock()
 	if st&stFired == 0 {
-		d.upstream = inner
+		d.onCancel = inner
 	}
 	d.unlock(st)
 	return inner.queue((*forward[T])(d))

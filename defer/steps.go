@@ -74,19 +74,37 @@ type (
 )
 
 func (cb callbackStep[T]) run(d *Deferred[T]) link {
-	if d.fail == nil {
-		v, err := cb(d.result)
-		d.setResult(v, err, cb)
-	}
+	cb.call(d)
 	return nil
 }
 
+// call is run, called directly by the runner.
+func (cb callbackStep[T]) call(d *Deferred[T]) {
+	if d.fail == nil {
+		v, err := cb(d.result)
+		if err != nil {
+			d.failWith(err, cb)
+			return
+		}
+		d.result = v
+	}
+}
+
 func (eb errbackStep[T]) run(d *Deferred[T]) link {
+	eb.call(d)
+	return nil
+}
+
+// call is run, called directly by the runner.
+func (eb errbackStep[T]) call(d *Deferred[T]) {
 	if d.fail != nil {
 		v, err := eb(d.fail)
-		d.setResult(v, err, eb)
+		if err != nil {
+			d.failWith(err, eb)
+			return
+		}
+		d.result, d.fail = v, nil
 	}
-	return nil
 }
 
 func (fn bothStep[T]) run(d *Deferred[T]) link {
