@@ -33,25 +33,19 @@ func (t *thenLink[T, U]) run(d *Deferred[T]) link {
 	v, f := d.take()
 	var u U
 	if f == nil {
-		u, f = t.call(v)
+		var err error
+		if u, err = t.cb(v); err != nil {
+			var zero U
+			u, f = zero, failure.FromFunc(err, t.cb)
+		}
 	}
 	return t.out.receive(d, u, f)
 }
 
-// call runs cb, turning its error or panic into a Failure.
-func (t *thenLink[T, U]) call(v T) (u U, f *failure.Failure) {
-	defer func() {
-		if r := recover(); r != nil {
-			var zero U
-			u, f = zero, failure.FromPanic(r)
-		}
-	}()
-	u, err := t.cb(v)
-	if err != nil {
-		var zero U
-		return zero, failure.FromFunc(err, t.cb)
-	}
-	return u, nil
+// panicked fails out with the Failure of a panic in cb.
+func (t *thenLink[T, U]) panicked(f *failure.Failure) link {
+	var zero U
+	return t.out.receive(nil, zero, f)
 }
 
 // ThenDeferred returns a Deferred that, once d has fired with a value,
@@ -75,29 +69,21 @@ type thenDeferredLink[T, U any] struct {
 
 func (t *thenDeferredLink[T, U]) run(d *Deferred[T]) link {
 	v, f := d.take()
+	var zero U
 	if f != nil {
-		var zero U
 		return t.out.receive(d, zero, f)
 	}
-	inner, f := t.call(v)
-	if f != nil {
-		var zero U
-		return t.out.receive(d, zero, f)
+	inner := t.cb(v)
+	if inner == nil {
+		return t.out.receive(d, zero, failure.FromFunc(errNilDeferred, t.cb))
 	}
 	return t.out.follow(inner)
 }
 
-// call runs cb, turning a panic or a nil Deferred into a Failure.
-func (t *thenDeferredLink[T, U]) call(v T) (inner *Deferred[U], f *failure.Failure) {
-	defer func() {
-		if r := recover(); r != nil {
-			inner, f = nil, failure.FromPanic(r)
-		}
-	}()
-	if inner = t.cb(v); inner == nil {
-		return nil, failure.FromFunc(errNilDeferred, t.cb)
-	}
-	return inner, nil
+// panicked fails out with the Failure of a panic in cb.
+func (t *thenDeferredLink[T, U]) panicked(f *failure.Failure) link {
+	var zero U
+	return t.out.receive(nil, zero, f)
 }
 
 // errNilCallbackDeferred and errSelfDeferred are the Failures of an

@@ -73,7 +73,9 @@ func (fi *fanIn[T, R]) start(ds []*Deferred[T], p policy[T, R]) *Deferred[R] {
 			continue
 		}
 		early, r, f, spare := p.input(i, d)
-		d.release(nil)
+		if d.fail != nil || !d.st.CompareAndSwap(stFired|stRunning, stFired) {
+			d.finish(nil) // release, the slow way: a Failure to watch, steps queued meanwhile
+		}
 		reported++
 		if spare >= 0 {
 			// Inputs after i may have no step yet: cancel once all have.

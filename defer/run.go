@@ -187,6 +187,12 @@ func (d *Deferred[T]) runFirst(end int32, more []step[T]) {
 	}()
 	h := d.runSteps(end, more)
 	done = true
+	if more == nil && d.restInline(end) {
+		if h != nil {
+			drive(h)
+		}
+		return
+	}
 	d.finish(h)
 }
 
@@ -232,13 +238,19 @@ func (d *Deferred[T]) runClaimed(s linker[T]) {
 	done := false
 	defer func() {
 		if !done {
-			d.aborted(recover())
-			d.finish(nil)
+			d.finish(d.aborted(s, recover()))
 		}
 	}()
 	var h link
 	if cb, ok := s.(callbackStep[T]); ok {
-		cb.call(d)
+		if d.fail == nil { // as in runSteps
+			v, err := cb(d.result)
+			if err != nil {
+				d.failWith(err, cb)
+			} else {
+				d.result = v
+			}
+		}
 	} else {
 		h = d.runStep(s)
 	}
@@ -362,7 +374,11 @@ func runStack(l link, stack []link) {
 func (d *Deferred[T]) runQueued() (link, bool) {
 	if end := int32(d.ready); end > 0 {
 		d.ready = 0
-		if h := d.runSteps(end, nil); h != nil {
+		h := d.runSteps(end, nil)
+		if d.restInline(end) {
+			return h, false
+		}
+		if h != nil {
 			return h, !d.restIfDone()
 		}
 	}
@@ -388,16 +404,25 @@ func (d *Deferred[T]) runQueued() (link, bool) {
 // deferred recover serves the whole batch.
 func (d *Deferred[T]) runSteps(end int32, more []step[T]) (h link) {
 	done := false
+	var s linker[T]
 	defer func() {
 		if !done {
-			d.aborted(recover())
+			h = d.aborted(s, recover())
 		}
 	}()
 	for d.next < end {
-		s := d.stepAt(d.next, more)
+		s = d.stepAt(d.next, more)
 		d.next++
-		if cb, ok := s.(callbackStep[T]); ok { // most steps: no call through the interface
-			cb.call(d)
+		if cb, ok := s.(callbackStep[T]); ok {
+			// Most steps: called here, not through the interface.
+			if d.fail == nil {
+				v, err := cb(d.result)
+				if err != nil {
+					d.failWith(err, cb)
+				} else {
+					d.result = v
+				}
+			}
 		} else {
 			h = d.runStep(s)
 		}
@@ -420,17 +445,30 @@ func (d *Deferred[T]) runStep(s linker[T]) link {
 	return s.run(d)
 }
 
-// aborted makes the reason a step did not return the current result's
-// Failure: the value of a panic, or runtime.Goexit when r is nil (a
-// panic(nil) recovers as a *runtime.PanicNilError).
-func (d *Deferred[T]) aborted(r any) {
+// panicTarget is a step that hands its result to another Deferred (Then,
+// ThenDeferred): a panic in the callback it runs fails that Deferred, as
+// the callback's error would, not the chain the step is on.
+type panicTarget interface {
+	panicked(f *failure.Failure) link
+}
+
+// aborted deals with step s not returning: a panic (r, its value) fails
+// the Deferred s hands its result to, or else becomes d's Failure;
+// runtime.Goexit (r nil: a panic(nil) recovers as a
+// *runtime.PanicNilError) leaves a Failure of ErrGoexit. It returns what
+// is to run next, as the step would have.
+func (d *Deferred[T]) aborted(s linker[T], r any) link {
 	var zero T
-	d.result = zero
 	if r == nil {
-		d.fail = failure.New(ErrGoexit)
-		return
+		d.result, d.fail = zero, failure.New(ErrGoexit)
+		return nil
 	}
-	d.fail = failure.FromPanic(r)
+	f := failure.FromPanic(r)
+	if p, ok := s.(panicTarget); ok {
+		return p.panicked(f)
+	}
+	d.result, d.fail = zero, f
+	return nil
 }
 
 // rest: running → resting | paused.
@@ -445,6 +483,21 @@ func (d *Deferred[T]) restLocked(st uint32) {
 		d.ninline, d.more, d.next = 0, nil, 0
 	}
 	d.unlock(d.watchLocked(st &^ (stRunning | stMore)))
+}
+
+// restInline brings running d to rest without the lock after a batch of
+// inline steps, up to end, ran to its end, if nothing came meanwhile (no
+// step queued, no pause, no Failure to watch) and reports whether it did.
+// The consumed slots are cleared, but the count stays: only the runner reads
+// inline entries below it, while others append above it.
+func (d *Deferred[T]) restInline(end int32) bool {
+	if d.next != end || d.fail != nil || d.st.Load() != stFired|stRunning {
+		return false
+	}
+	for i := range end {
+		d.inline[i] = step[T]{}
+	}
+	return d.st.CompareAndSwap(stFired|stRunning, stFired)
 }
 
 // restIfDone brings a running d to rest if it has nothing left to run now
