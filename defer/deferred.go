@@ -99,7 +99,7 @@ func Succeed[T any](v T) *Deferred[T] {
 	d := New[T]()
 	d.result = v
 	if d.rare != nil {
-		d.rare.origin.fired()
+		d.rare.fired()
 	}
 	d.st.Store(stFired)
 	return d

@@ -18,7 +18,7 @@ import (
 //	         It alone touches result, fail and next.
 //	resting  stFired and no other state bit: nothing to run. A step added
 //	         now runs at once on the adding goroutine, without the lock
-//	         (claim and release, the fast path), so no step is stored.
+//	         (claim and release, the fast path), so no step waits.
 //	paused   stFired|stPaused: held by Pause, or by a step that waits on
 //	         an inner Deferred (Twisted's _chainedTo). Steps queue up.
 //
@@ -103,30 +103,34 @@ func (d *Deferred[T]) unlock(st uint32) {
 
 // fire: unfired → running | resting | paused.
 
-// settle gives d its result (Callback, Errback, a hand-off) and reports
+// settle gives d its result (a hand-off, Cancel, Fail) and reports
 // whether the caller must now run the chain: d is then running.
 func (d *Deferred[T]) settle(v T, f *failure.Failure) (run bool, err error) {
 	st := d.lock()
 	if st&stFired != 0 {
-		if d.suppress {
-			d.suppress = false
-			d.unlock(st)
-			return false, nil
-		}
-		err = d.alreadyCalled()
-		d.unlock(st)
-		return false, err
+		return false, d.lateLocked(st)
 	}
 	return d.settleLocked(st, v, f), nil
 }
 
-// settleLocked fires d, locked and unfired, and unlocks it.
-func (d *Deferred[T]) settleLocked(st uint32, v T, f *failure.Failure) (run bool) {
-	d.result, d.fail = v, f
-	d.onCancel = nil
-	if d.rare != nil && d.rare.origin != nil {
-		d.rare.origin.fired()
+// lateLocked answers a fire of locked d, which has fired already, and
+// unlocks it: the first late fire after a Cancel without a canceller is
+// ignored (Twisted's _suppressAlreadyCalled), any other is an error.
+func (d *Deferred[T]) lateLocked(st uint32) error {
+	var err error
+	if d.suppress {
+		d.suppress = false
+	} else {
+		err = d.alreadyCalled()
 	}
+	d.unlock(st)
+	return err
+}
+
+// settleLocked fires d, locked and unfired, and unlocks it; it reports
+// whether the caller must now run the chain.
+func (d *Deferred[T]) settleLocked(st uint32, v T, f *failure.Failure) (run bool) {
+	d.firedLocked(v, f)
 	st |= stFired
 	if st&stPaused == 0 && d.next < d.count() {
 		d.runLocked(st)
@@ -134,6 +138,15 @@ func (d *Deferred[T]) settleLocked(st uint32, v T, f *failure.Failure) (run bool
 	}
 	d.unlock(d.watchLocked(st))
 	return false
+}
+
+// firedLocked records d's result as it fires; d is locked and unfired.
+func (d *Deferred[T]) firedLocked(v T, f *failure.Failure) {
+	d.result, d.fail = v, f
+	d.onCancel = nil // the canceller, or what an unfired d followed
+	if d.rare != nil {
+		d.rare.fired()
+	}
 }
 
 // runLocked makes locked d running and unlocks it. Steps that are all
@@ -151,25 +164,14 @@ func (d *Deferred[T]) runLocked(st uint32) {
 // with the count it read under the lock, which spares the runner a lock.
 func (d *Deferred[T]) fire(v T, f *failure.Failure) error {
 	st := d.lock()
-	if st&stFired != 0 {
-		if d.suppress {
-			d.suppress = false
-			d.unlock(st)
-			return nil
-		}
-		err := d.alreadyCalled()
-		d.unlock(st)
-		return err
-	}
-	if st&stPaused != 0 || d.next == d.count() {
+	switch {
+	case st&stFired != 0:
+		return d.lateLocked(st)
+	case st&stPaused != 0 || d.next == d.count():
 		d.settleLocked(st, v, f)
 		return nil
 	}
-	d.result, d.fail = v, f
-	d.onCancel = nil
-	if d.rare != nil && d.rare.origin != nil {
-		d.rare.origin.fired()
-	}
+	d.firedLocked(v, f)
 	end, more := d.count(), d.more
 	d.unlock(st | stFired | stRunning)
 	d.runFirst(end, more)
@@ -267,7 +269,11 @@ func (d *Deferred[T]) runClaimed(s linker[T]) {
 // the chain (d rested but could not be claimed, being watched for an
 // unhandled Failure).
 func (d *Deferred[T]) queue(s linker[T]) link {
-	st := d.lock()
+	return d.queueLocked(d.lock(), s)
+}
+
+// queueLocked is queue on locked d; it unlocks d.
+func (d *Deferred[T]) queueLocked(st uint32, s linker[T]) link {
 	d.appendLocked(s)
 	switch {
 	case st&(stFired|stRunning|stPaused) == stFired:
@@ -291,6 +297,8 @@ func (d *Deferred[T]) add(s linker[T]) {
 	if st&stLocked != 0 || !d.st.CompareAndSwap(st, st|stLocked) {
 		st = lockSlow(&d.st)
 	}
+	// queueLocked, written out: add is the hot path, and the call costs
+	// a tenth of an add.
 	d.appendLocked(s)
 	switch {
 	case st&(stFired|stRunning|stPaused) == stFired:
