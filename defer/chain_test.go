@@ -256,3 +256,21 @@ func TestUnhandledFailureInACycleIsReported(t *testing.T) {
 		assert.Contains(t, f.Traceback(), "*deferred_test.errPointingBack")
 	}
 }
+
+func TestThenDeferredCallbackPanicFailsTheOutput(t *testing.T) {
+	deferredtest.NoUnhandled(t)
+	for _, src := range []*deferred.Deferred[int]{deferred.Succeed(1), deferred.New[int]()} {
+		out := deferred.ThenDeferred(src, func(int) *deferred.Deferred[string] { panic("bad") })
+		if !src.Called() {
+			require.NoError(t, src.Callback(1))
+		}
+		_, f, fired := result(t, out)
+		require.True(t, fired)
+		require.NotNil(t, f)
+		assert.True(t, f.Panicked())
+		assert.Equal(t, "panic: bad", f.Error())
+		v, f, _ := result(t, src)
+		assert.Nil(t, f, "the source is not failed by its output's callback")
+		assert.Zero(t, v)
+	}
+}

@@ -96,3 +96,15 @@ func TestGoexitInCancellerFailsTheDeferred(t *testing.T) {
 	_, err := d.Wait(t.Context())
 	assert.ErrorIs(t, err, deferred.ErrGoexit)
 }
+
+func TestGoexitInThenCallbackFailsItsOutput(t *testing.T) {
+	deferredtest.NoUnhandled(t)
+	src := deferred.New[int]()
+	out := deferred.Then(src, func(int) (string, error) { runtime.Goexit(); return "", nil })
+	onExitingGoroutine(t, func() { _ = src.Callback(1) })
+	_, err := out.Wait(t.Context())
+	assert.ErrorIs(t, err, deferred.ErrGoexit, "the output fails, as for a panic")
+	v, err := src.Wait(t.Context())
+	require.NoError(t, err, "the source's result moved on; its chain goes on with zero")
+	assert.Zero(t, v)
+}

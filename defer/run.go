@@ -415,7 +415,12 @@ func (d *Deferred[T]) runSteps(end int32, more []step[T]) (h link) {
 	var s linker[T]
 	defer func() {
 		if !done {
-			h = d.aborted(s, recover())
+			r := recover()
+			if h = d.aborted(s, r); r == nil && h != nil {
+				// runtime.Goexit: this frame will not return h to the
+				// loop, so run it here as the goroutine unwinds.
+				drive(h)
+			}
 		}
 	}()
 	for d.next < end {
@@ -454,27 +459,29 @@ func (d *Deferred[T]) runStep(s linker[T]) link {
 }
 
 // panicTarget is a step that hands its result to another Deferred (Then,
-// ThenDeferred): a panic in the callback it runs fails that Deferred, as
-// the callback's error would, not the chain the step is on.
+// ThenDeferred): a panic (or runtime.Goexit) in the callback it runs fails
+// that Deferred, as the callback's error would, not the chain the step is
+// on.
 type panicTarget interface {
 	panicked(f *failure.Failure) link
 }
 
-// aborted deals with step s not returning: a panic (r, its value) fails
-// the Deferred s hands its result to, or else becomes d's Failure;
-// runtime.Goexit (r nil: a panic(nil) recovers as a
-// *runtime.PanicNilError) leaves a Failure of ErrGoexit. It returns what
-// is to run next, as the step would have.
+// aborted deals with step s not returning: its Failure, of the panic
+// whose value is r or of ErrGoexit when r is nil (runtime.Goexit; a
+// panic(nil) recovers as a *runtime.PanicNilError), fails the Deferred s
+// hands its result to, or else becomes d's result. It returns what is to
+// run next, as the step would have.
 func (d *Deferred[T]) aborted(s linker[T], r any) link {
-	var zero T
+	var f *failure.Failure
 	if r == nil {
-		d.result, d.fail = zero, failure.New(ErrGoexit)
-		return nil
+		f = failure.New(ErrGoexit)
+	} else {
+		f = failure.FromPanic(r)
 	}
-	f := failure.FromPanic(r)
 	if p, ok := s.(panicTarget); ok {
 		return p.panicked(f)
 	}
+	var zero T
 	d.result, d.fail = zero, f
 	return nil
 }
