@@ -144,3 +144,84 @@ func TestNestedPutKeepsTwistedOrder(t *testing.T) {
 	require.NoError(t, q.Put("a"))
 	assert.Equal(t, []string{"got a", "got b", "put b"}, trace)
 }
+
+const nesting = 10_000
+
+func TestNestedCombinatorsRunInBoundedStack(t *testing.T) {
+	deferredtest.NoUnhandled(t)
+	// Each combinator's output is an input of the next: firing the
+	// innermost input settles 10 000 outputs, one inside the other.
+	var probe depthProbe
+	var got []int
+	grew := stackGrowth(t, func() {
+		src := deferred.New[int]()
+		d := src
+		for i := range nesting {
+			var next *deferred.Deferred[int]
+			switch i % 3 {
+			case 0:
+				next = deferred.Then(deferred.All(d), func(vs []int) (int, error) { probe.sample(); return vs[0] + 1, nil })
+			case 1:
+				l := deferred.List([]*deferred.Deferred[int]{d}, deferred.ListOptions{})
+				next = deferred.Then(l, func(os []deferred.Outcome[int]) (int, error) { probe.sample(); return os[0].Value + 1, nil })
+			default:
+				next = deferred.Then(deferred.Race(d), func(w deferred.Winner[int]) (int, error) { probe.sample(); return w.Value + 1, nil })
+			}
+			d = next
+		}
+		d.AddCallback(func(v int) (int, error) { got = append(got, v); return v, nil })
+		require.NoError(t, src.Callback(0))
+	})
+	assert.Less(t, grew, int64(stackBudget), "stack growth in bytes")
+	assert.Less(t, probe.deepest, 400, "frames on the stack at the deepest step")
+	assert.Equal(t, []int{nesting}, got)
+}
+
+func TestNestedInlinesRunInBoundedStack(t *testing.T) {
+	deferredtest.NoUnhandled(t)
+	// Each Inline body awaits the next Inline; the innermost awaits src.
+	// Every suspended body has a goroutine (and a stack) of its own, so
+	// the chain is made first and only firing it is measured.
+	var probe depthProbe
+	src := deferred.New[int]()
+	d := src
+	for range nesting / 10 {
+		inner := d
+		// The driver runs the Inline Deferreds' chains: sample it there.
+		inner.AddCallback(func(v int) (int, error) { probe.sample(); return v, nil })
+		d = deferred.Inline(func(co *deferred.Co) (int, error) {
+			v, err := deferred.Await(co, inner)
+			return v + 1, err
+		})
+	}
+	var got int
+	d.AddCallback(func(v int) (int, error) { got = v; return v, nil })
+	grew := stackGrowth(t, func() { require.NoError(t, src.Callback(0)) })
+	assert.Less(t, grew, int64(stackBudget), "stack growth in bytes")
+	assert.Less(t, probe.deepest, 400, "frames on the driver's stack at the deepest Inline")
+	assert.Equal(t, nesting/10, probe.calls)
+	assert.Equal(t, nesting/10, got)
+}
+
+func TestChainsOfThenDeferredRunInBoundedStack(t *testing.T) {
+	deferredtest.NoUnhandled(t)
+	var probe depthProbe
+	var got int
+	grew := stackGrowth(t, func() {
+		src := deferred.New[int]()
+		d := src
+		for range nesting {
+			d = deferred.ThenDeferred(d, func(v int) *deferred.Deferred[int] {
+				probe.sample()
+				return deferred.Succeed(v + 1)
+			})
+		}
+		other := deferred.New[int]()
+		d.Chain(other)
+		other.AddCallback(func(v int) (int, error) { got = v; return v, nil })
+		require.NoError(t, src.Callback(0))
+	})
+	assert.Less(t, grew, int64(stackBudget), "stack growth in bytes")
+	assert.Less(t, probe.deepest, 400, "frames on the stack at the deepest step")
+	assert.Equal(t, nesting, got)
+}
