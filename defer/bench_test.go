@@ -1,6 +1,7 @@
 package deferred_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -368,5 +369,129 @@ func BenchmarkAwait(b *testing.B) {
 		}
 		close(in)
 		<-out
+	})
+}
+
+// The shapes users write, each ending as users end it: with Wait, as a
+// goroutine that collects a result does, and with fresh Succeeds. The
+// issue-13 bars compare them with BaselineFuncChain in the same run.
+
+var (
+	ctx     = context.Background()
+	sinkErr error
+)
+
+// BenchmarkWaitChainFiredAtEnd: New, 10 callbacks, Callback, then Wait.
+func BenchmarkWaitChainFiredAtEnd(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		d := deferred.New[int]()
+		for range chainLen {
+			d.AddCallback(inc)
+		}
+		d.Callback(0)
+		sink, sinkErr = d.Wait(ctx)
+	}
+	perStep(b, chainLen)
+}
+
+// BenchmarkWaitChainFiredAtStart: Succeed, 10 callbacks (each runs as it
+// is added), then Wait.
+func BenchmarkWaitChainFiredAtStart(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		d := deferred.Succeed(0)
+		for range chainLen {
+			d.AddCallback(inc)
+		}
+		sink, sinkErr = d.Wait(ctx)
+	}
+	perStep(b, chainLen)
+}
+
+// BenchmarkWaitErrorPath: New, a failing callback, 8 errbacks passing the
+// Failure on, a last one that recovers, Callback, then Wait: the error
+// path of BenchmarkWaitChainFiredAtEnd.
+func BenchmarkWaitErrorPath(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		d := deferred.New[int]()
+		d.AddCallback(failStep)
+		for range chainLen - 2 {
+			d.AddErrback(reraise)
+		}
+		d.AddErrback(recoverAll)
+		d.Callback(0)
+		sink, sinkErr = d.Wait(ctx)
+	}
+	perStep(b, chainLen)
+}
+
+// BenchmarkWaitNestedFired: 10 ThenDeferred steps, each returning a fresh
+// Succeed, fired, then Wait on the last.
+func BenchmarkWaitNestedFired(b *testing.B) {
+	b.ReportAllocs()
+	next := func(n int) *deferred.Deferred[int] { return deferred.Succeed(n + 1) }
+	for b.Loop() {
+		d := deferred.New[int]()
+		out := d
+		for range chainLen {
+			out = deferred.ThenDeferred(out, next)
+		}
+		d.Callback(0)
+		sink, sinkErr = out.Wait(ctx)
+	}
+	perStep(b, chainLen)
+}
+
+// BenchmarkWaitAllFresh: All of n fresh Succeeds, then Wait.
+func BenchmarkWaitAllFresh(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			ds := make([]*deferred.Deferred[int], n)
+			for b.Loop() {
+				for i := range ds {
+					ds[i] = deferred.Succeed(i)
+				}
+				vs, err := deferred.All(ds...).Wait(ctx)
+				sink, sinkErr = len(vs), err
+			}
+			perStep(b, n)
+		})
+	}
+}
+
+// BenchmarkWaitUnfired: Wait on a Deferred that another goroutine fires,
+// next to the same hand-off over channels.
+func BenchmarkWaitUnfired(b *testing.B) {
+	b.Run("deferred", func(b *testing.B) {
+		b.ReportAllocs()
+		ds := make(chan *deferred.Deferred[int])
+		go func() {
+			for d := range ds {
+				d.Callback(1)
+			}
+		}()
+		for b.Loop() {
+			d := deferred.New[int]()
+			ds <- d
+			sink, sinkErr = d.Wait(ctx)
+		}
+		close(ds)
+	})
+	b.Run("baseline-chan", func(b *testing.B) {
+		b.ReportAllocs()
+		in, out := make(chan int), make(chan int)
+		go func() {
+			for v := range in {
+				out <- v
+			}
+		}()
+		for b.Loop() {
+			in <- 1
+			sink = <-out
+		}
+		close(in)
 	})
 }

@@ -120,3 +120,16 @@ func TestCancelledFailureMatches(t *testing.T) {
 	require.True(t, errors.As(f, &ff))
 	assert.Equal(t, deferred.ErrCancelled, f.Check(errBoom, deferred.ErrCancelled))
 }
+
+func TestCalledWhileTheCancellerRuns(t *testing.T) {
+	deferredtest.NoUnhandled(t)
+	var during []bool
+	var d *deferred.Deferred[int]
+	d = deferred.NewWithCanceller(func(*deferred.Deferred[int]) { during = append(during, d.Called()) })
+	assert.False(t, d.Called())
+	d.Cancel()
+	assert.Equal(t, []bool{true}, during, "Called reports a cancelled Deferred while its canceller runs")
+	assert.True(t, d.Called())
+	_, f, _ := result(t, d)
+	assert.ErrorIs(t, f, deferred.ErrCancelled)
+}

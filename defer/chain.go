@@ -18,9 +18,7 @@ var errNilDeferred = errors.New("deferred: ThenDeferred callback returned a nil 
 func Then[T, U any](d *Deferred[T], cb func(T) (U, error)) *Deferred[U] {
 	t := &thenLink[T, U]{cb: cb}
 	t.out.init(d)
-	if l := d.push(step[T]{ln: t}); l != nil {
-		drive(l)
-	}
+	d.add(t)
 	return &t.out
 }
 
@@ -35,9 +33,19 @@ func (t *thenLink[T, U]) run(d *Deferred[T]) link {
 	v, f := d.take()
 	var u U
 	if f == nil {
-		u, f = protect(func() (U, error) { return t.cb(v) })
+		var err error
+		if u, err = t.cb(v); err != nil {
+			var zero U
+			u, f = zero, failure.FromFunc(err, t.cb)
+		}
 	}
 	return t.out.receive(d, u, f)
+}
+
+// panicked fails out with the Failure of a panic in cb.
+func (t *thenLink[T, U]) panicked(f *failure.Failure) link {
+	var zero U
+	return t.out.receive(nil, zero, f)
 }
 
 // ThenDeferred returns a Deferred that, once d has fired with a value,
@@ -50,9 +58,7 @@ func (t *thenLink[T, U]) run(d *Deferred[T]) link {
 func ThenDeferred[T, U any](d *Deferred[T], cb func(T) *Deferred[U]) *Deferred[U] {
 	t := &thenDeferredLink[T, U]{cb: cb}
 	t.out.init(d)
-	if l := d.push(step[T]{ln: t}); l != nil {
-		drive(l)
-	}
+	d.add(t)
 	return &t.out
 }
 
@@ -63,22 +69,21 @@ type thenDeferredLink[T, U any] struct {
 
 func (t *thenDeferredLink[T, U]) run(d *Deferred[T]) link {
 	v, f := d.take()
+	var zero U
 	if f != nil {
-		var zero U
 		return t.out.receive(d, zero, f)
 	}
-	inner, f := protect(func() (*Deferred[U], error) {
-		inner := t.cb(v)
-		if inner == nil {
-			return nil, errNilDeferred
-		}
-		return inner, nil
-	})
-	if f != nil {
-		var zero U
-		return t.out.receive(d, zero, f)
+	inner := t.cb(v)
+	if inner == nil {
+		return t.out.receive(d, zero, failure.FromFunc(errNilDeferred, t.cb))
 	}
 	return t.out.follow(inner)
+}
+
+// panicked fails out with the Failure of a panic in cb.
+func (t *thenDeferredLink[T, U]) panicked(f *failure.Failure) link {
+	var zero U
+	return t.out.receive(nil, zero, f)
 }
 
 // errNilCallbackDeferred and errSelfDeferred are the Failures of an
@@ -112,45 +117,16 @@ func (cb callbackDeferredStep[T]) run(d *Deferred[T]) link {
 	if d.fail != nil {
 		return nil
 	}
-	inner := cb(d.result)
-	switch {
-	case inner == nil:
-		d.failWith(errNilCallbackDeferred)
+	switch inner := cb(d.result); inner {
+	case nil:
+		d.failWith(errNilCallbackDeferred, cb)
 		return nil
-	case inner == d:
-		d.failWith(errSelfDeferred)
+	case d:
+		d.failWith(errSelfDeferred, cb)
 		return nil
+	default:
+		return d.waitOn(inner)
 	}
-	// Fired, idle and unarmed, the usual case: take the result as a
-	// fast-path step would, and go on at once.
-	if inner.claim() {
-		v, f := inner.take()
-		inner.release(nil)
-		d.result = v
-		if f != nil {
-			d.fail = f
-		}
-		return nil
-	}
-	// Otherwise pause d, Cancel's target being the inner, until the step
-	// added to the inner hands its result over and unpauses d.
-	var zero T
-	d.result = zero
-	d.mu.Lock()
-	d.paused++
-	d.st.Or(sPaused)
-	d.upstream = inner
-	d.mu.Unlock()
-	return inner.push(step[T]{ln: (*resumeWaiting[T])(d)})
-}
-
-// resumeWaiting is a Deferred paused by an AddCallbackDeferred step, seen
-// as the step on the inner's chain that gives it the inner's result.
-type resumeWaiting[T any] Deferred[T]
-
-func (r *resumeWaiting[T]) run(inner *Deferred[T]) link {
-	v, f := inner.take()
-	return (*Deferred[T])(r).resumeHeld(v, f)
 }
 
 // Chain makes other fire with d's result when d's chain reaches this step
@@ -158,90 +134,15 @@ func (r *resumeWaiting[T]) run(inner *Deferred[T]) link {
 // has already fired, d's chain goes on with an [ErrAlreadyCalled] Failure.
 // Cancelling other does not cancel d. It returns d.
 func (d *Deferred[T]) Chain(other *Deferred[T]) *Deferred[T] {
-	if l := d.push(step[T]{ln: (*forwardTo[T])(other)}); l != nil {
-		drive(l)
-	}
+	d.add((*forward[T])(other))
 	return d
 }
 
 // init prepares a Deferred embedded in a link object; up is what Cancel
 // propagates to.
 func (d *Deferred[T]) init(up canceller) {
-	d.upstream = up
+	d.onCancel = up
 	if debug.Load() {
 		d.rare = &rare{origin: newOrigin()}
 	}
-}
-
-// receive fires d with a result moved from src's chain and returns d if it
-// is to run next. A result d cannot take (it has fired already) stays in src
-// as an ErrAlreadyCalled Failure, so nothing is lost silently.
-func (d *Deferred[T]) receive(src interface{ keep(*failure.Failure) }, v T, f *failure.Failure) link {
-	d.mu.Lock()
-	run, err := d.settleLocked(v, f)
-	d.mu.Unlock()
-	if err != nil {
-		src.keep(failure.New(err))
-		return nil
-	}
-	if run {
-		return d
-	}
-	return nil
-}
-
-// keep sets the current result of a running chain to f.
-func (d *Deferred[T]) keep(f *failure.Failure) {
-	var zero T
-	d.result, d.fail = zero, f
-}
-
-// follow makes d (unfired) take inner's result once inner's chain has run,
-// and returns the Deferred to run next, if any. An inner that has fired and
-// is at rest gives its result up at once.
-func (d *Deferred[T]) follow(inner *Deferred[T]) link {
-	// Fired, idle and unarmed, the usual case: take the result as a
-	// fast-path step would, without locking, and without making inner
-	// d's upstream, which it would be for no longer than this call.
-	if inner.claim() {
-		v, f := inner.take()
-		if !inner.st.CompareAndSwap(sFired|sRunning, sFired) {
-			inner.goOn(nil) // steps came meanwhile
-		}
-		return d.receive(inner, v, f)
-	}
-
-	d.mu.Lock()
-	if d.st.Load()&sFired == 0 {
-		d.upstream = inner
-	}
-	d.mu.Unlock()
-
-	inner.mu.Lock()
-	st := inner.st.Load()
-	if st&(sFired|sRunning|sQueued|sPaused) == sFired && inner.st.CompareAndSwap(st, st|sRunning) {
-		if st&sArmed != 0 {
-			inner.cleanup.Stop()
-		}
-		v, f := inner.take()
-		inner.st.Store(sFired)
-		inner.mu.Unlock()
-		return d.receive(inner, v, f)
-	}
-	inner.appendLocked(step[T]{ln: (*forwardTo[T])(d)})
-	run := inner.startLocked()
-	inner.mu.Unlock()
-	if run {
-		return inner
-	}
-	return nil
-}
-
-// forwardTo is a Deferred seen as the step that fires it with the result of
-// the chain it is added to (Chain, and ThenDeferred's wait on its inner).
-type forwardTo[T any] Deferred[T]
-
-func (to *forwardTo[T]) run(d *Deferred[T]) link {
-	v, f := d.take()
-	return (*Deferred[T])(to).receive(d, v, f)
 }

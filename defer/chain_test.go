@@ -217,3 +217,60 @@ func TestPanickingUnhandledHandlerIsContained(t *testing.T) {
 	func() { _ = deferred.Fail[int](errBoom) }()
 	deferredtest.Collect() // must not crash the process
 }
+
+// errPointingBack is an error that refers to the Deferred whose Failure it
+// becomes, making a cycle through the Failure.
+type errPointingBack struct {
+	d   *deferred.Deferred[int]
+	err error
+}
+
+func (e *errPointingBack) Error() string { return "points back: " + e.err.Error() }
+func (e *errPointingBack) Unwrap() error { return e.err }
+
+func TestUnhandledFailureInACycleIsReported(t *testing.T) {
+	// Twisted's test_errorLogWithInnerFrameCycle: the report must not
+	// depend on the Deferred being free of cycles through its Failure.
+	rec := deferredtest.Record(t)
+	func() {
+		// The error returned by a callback points back to the Deferred.
+		d := deferred.New[int]()
+		e := &errPointingBack{d: d, err: errBoom}
+		d.AddCallback(func(int) (int, error) { return 0, e })
+		require.NoError(t, d.Callback(1))
+	}()
+	func() {
+		// The error a Deferred fails with points back to it.
+		d := deferred.New[int]()
+		require.NoError(t, d.Errback(&errPointingBack{d: d, err: io2}))
+	}()
+	got := rec.Collect()
+	require.Len(t, got, 2, "both Deferreds were collected and reported")
+	var msgs []string
+	for _, f := range got {
+		msgs = append(msgs, f.Error())
+	}
+	assert.ElementsMatch(t, []string{"points back: boom", "points back: late"}, msgs)
+	for _, f := range got {
+		assert.True(t, errors.Is(f, errBoom) || errors.Is(f, io2), "the sentinel inside still matches: %v", f)
+		assert.Contains(t, f.Traceback(), "*deferred_test.errPointingBack")
+	}
+}
+
+func TestThenDeferredCallbackPanicFailsTheOutput(t *testing.T) {
+	deferredtest.NoUnhandled(t)
+	for _, src := range []*deferred.Deferred[int]{deferred.Succeed(1), deferred.New[int]()} {
+		out := deferred.ThenDeferred(src, func(int) *deferred.Deferred[string] { panic("bad") })
+		if !src.Called() {
+			require.NoError(t, src.Callback(1))
+		}
+		_, f, fired := result(t, out)
+		require.True(t, fired)
+		require.NotNil(t, f)
+		assert.True(t, f.Panicked())
+		assert.Equal(t, "panic: bad", f.Error())
+		v, f, _ := result(t, src)
+		assert.Nil(t, f, "the source is not failed by its output's callback")
+		assert.Zero(t, v)
+	}
+}

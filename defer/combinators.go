@@ -13,12 +13,19 @@ import (
 // FirstError). Match it with errors.As; errors.Is sees through it to the
 // input's Failure.
 type FirstError struct {
-	Index   int              // the position of the failed input
-	Failure *failure.Failure // its Failure
+	Index      int              // the position of the failed input
+	Failure    *failure.Failure // its Failure
+	Combinator string           // "All" or "List": which combination failed
 }
 
+// Error names the combinator, the input and its error, so that nested
+// combinations read from the outside in:
+// "deferred: All: input 2 failed: deferred: List: input 0 failed: EOF".
 func (e *FirstError) Error() string {
-	return fmt.Sprintf("deferred: input %d failed: %v", e.Index, e.Failure)
+	if e.Combinator == "" {
+		return fmt.Sprintf("deferred: input %d failed: %v", e.Index, e.Failure)
+	}
+	return fmt.Sprintf("deferred: %s: input %d failed: %v", e.Combinator, e.Index, e.Failure)
 }
 
 // Unwrap returns the input's Failure.
@@ -31,17 +38,19 @@ type RaceError struct {
 	Failures []*failure.Failure
 }
 
+// Error names Race and every input with its error:
+// "deferred: Race: all 2 inputs failed: input 0: EOF; input 1: boom".
 func (e *RaceError) Error() string {
 	if len(e.Failures) == 0 {
-		return "deferred: Race of no inputs"
+		return "deferred: Race: no inputs"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "deferred: all %d inputs of Race failed: ", len(e.Failures))
+	fmt.Fprintf(&b, "deferred: Race: all %d inputs failed: ", len(e.Failures))
 	for i, f := range e.Failures {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		b.WriteString(f.Error())
+		fmt.Fprintf(&b, "input %d: %v", i, f)
 	}
 	return b.String()
 }
@@ -66,98 +75,34 @@ func (e *RaceError) Unwrap() []error {
 // their inputs' chains. With no inputs, All fires at once with an empty
 // slice.
 //
-// Cancelling the returned Deferred before it fires cancels every input that
-// has not fired; the first of them to fail with [ErrCancelled] fails it with
-// a FirstError of ErrCancelled. Inputs may fire on any goroutines; the
-// returned Deferred fires on the goroutine of the input that completes it.
+// Cancelling the returned Deferred before it fires cancels every input;
+// the first of them to fail with [ErrCancelled] fails it with a FirstError
+// of ErrCancelled. Inputs may fire on any goroutines; the returned Deferred
+// fires on the goroutine of the input that completes it.
 func All[T any](ds ...*Deferred[T]) *Deferred[[]T] {
 	if len(ds) == 0 {
 		return Succeed([]T{})
 	}
 	g := &gather[T]{results: make([]T, len(ds))}
-	g.out.init(g)
-	g.pending.Store(int64(len(ds)))
-	// An input that has fired with a value and is idle gives it at once,
-	// as its step would on add's fast path, but without a step, its call
-	// and recover, and with one pending update for all such inputs, after
-	// the loop (until then pending cannot reach zero). The others get a
-	// step, in inputs, which only they need.
-	taken := 0
-	for i, d := range ds {
-		if !d.claim() {
-			d.add(g.input(i, d, len(ds)))
-			continue
-		}
-		if d.fail == nil {
-			g.results[i] = d.result
-			taken++
-			d.release(nil)
-			continue
-		}
-		d.release(d.runStep(g.input(i, d, len(ds))))
-	}
-	if taken > 0 && g.pending.Add(-int64(taken)) == 0 && g.settled.CompareAndSwap(false, true) {
-		// Nobody has had out yet, so it has no steps to run.
-		g.out.mu.Lock()
-		_, _ = g.out.settleLocked(g.results, nil)
-		g.out.mu.Unlock()
-	}
-	return &g.out
+	return g.start(ds, g)
 }
 
-// gather is the state of an All. out comes first, so that the Deferred
-// returned is the start of the allocation the unhandled-failure cleanup is
-// attached to.
+// gather is All's policy, and its fan-in.
 type gather[T any] struct {
-	out     Deferred[[]T]
-	settled atomic.Bool  // out has been given its result
-	pending atomic.Int64 // inputs yet to fire with a value
+	fanIn[T, []T]
 	results []T
-	inputs  []gatherInput[T] // the steps, for the inputs that needed one; set before out is returned
 }
 
-// input returns the step for input i, d, of n.
-func (g *gather[T]) input(i int, d *Deferred[T], n int) *gatherInput[T] {
-	if g.inputs == nil {
-		g.inputs = make([]gatherInput[T], n)
-	}
-	in := &g.inputs[i]
-	in.g, in.d, in.index = g, d, i
-	return in
-}
-
-// gatherInput is All's step on one input's chain.
-type gatherInput[T any] struct {
-	g     *gather[T]
-	d     *Deferred[T]
-	index int
-}
-
-func (in *gatherInput[T]) run(d *Deferred[T]) link {
-	g := in.g
+func (g *gather[T]) input(i int, d *Deferred[T]) (bool, []T, *failure.Failure, int) {
 	if d.fail != nil {
 		_, f := d.take()
-		if g.settled.CompareAndSwap(false, true) {
-			return g.out.receive(d, nil, failure.New(&FirstError{Index: in.index, Failure: f}))
-		}
-		return nil
+		return true, nil, failure.New(&FirstError{Index: i, Failure: f, Combinator: "All"}), noSpare
 	}
-	g.results[in.index] = d.result
-	if g.pending.Add(-1) == 0 && g.settled.CompareAndSwap(false, true) {
-		return g.out.receive(d, g.results, nil)
-	}
-	return nil
+	g.results[i] = d.result
+	return false, nil, nil, noSpare
 }
 
-// Cancel cancels the inputs that had not fired when All was called (it
-// does nothing to the others); it is what cancelling out propagates to.
-func (g *gather[T]) Cancel() {
-	for i := range g.inputs {
-		if d := g.inputs[i].d; d != nil {
-			d.Cancel()
-		}
-	}
-}
+func (g *gather[T]) all() ([]T, *failure.Failure) { return g.results, nil }
 
 // ListOptions tunes [List]. The zero value waits for every input and leaves
 // their failures in their chains.
@@ -186,64 +131,38 @@ type Outcome[T any] struct {
 // in their inputs' chains. With no inputs, List fires at once with an
 // empty slice.
 //
-// Cancelling the returned Deferred before it fires cancels every input that
-// has not fired; their [ErrCancelled] failures then count as outcomes.
-// Inputs may fire on any goroutines; the returned Deferred fires on the
-// goroutine of the input that completes it.
+// Cancelling the returned Deferred before it fires cancels every input;
+// their [ErrCancelled] failures then count as outcomes. Inputs may fire on
+// any goroutines; the returned Deferred fires on the goroutine of the input
+// that completes it.
 func List[T any](ds []*Deferred[T], opts ListOptions) *Deferred[[]Outcome[T]] {
 	if len(ds) == 0 {
 		return Succeed([]Outcome[T]{})
 	}
-	g := &listGather[T]{opts: opts, results: make([]Outcome[T], len(ds)), inputs: make([]listInput[T], len(ds))}
-	g.out.init(g)
-	g.pending.Store(int64(len(ds)))
-	for i, d := range ds {
-		in := &g.inputs[i]
-		in.g, in.d, in.index = g, d, i
-	}
-	for i := range g.inputs {
-		in := &g.inputs[i]
-		in.d.add(in)
-	}
-	return &g.out
+	l := &list[T]{opts: opts, outcomes: make([]Outcome[T], len(ds))}
+	return l.start(ds, l)
 }
 
-type listGather[T any] struct {
-	out     Deferred[[]Outcome[T]]
-	settled atomic.Bool
-	pending atomic.Int64
-	opts    ListOptions
-	results []Outcome[T]
-	inputs  []listInput[T]
+// list is List's policy, and its fan-in.
+type list[T any] struct {
+	fanIn[T, []Outcome[T]]
+	opts     ListOptions
+	outcomes []Outcome[T]
 }
 
-type listInput[T any] struct {
-	g     *listGather[T]
-	d     *Deferred[T]
-	index int
-}
-
-func (in *listInput[T]) run(d *Deferred[T]) link {
-	g := in.g
+func (l *list[T]) input(i int, d *Deferred[T]) (bool, []Outcome[T], *failure.Failure, int) {
 	f := d.fail
-	if f != nil && g.opts.ConsumeErrors {
+	if f != nil && l.opts.ConsumeErrors {
 		d.take()
 	}
-	g.results[in.index] = Outcome[T]{Value: d.result, Failure: f}
-	if f != nil && g.opts.FireOnOneErrback && g.settled.CompareAndSwap(false, true) {
-		return g.out.receive(d, nil, failure.New(&FirstError{Index: in.index, Failure: f}))
+	l.outcomes[i] = Outcome[T]{Value: d.result, Failure: f}
+	if f != nil && l.opts.FireOnOneErrback {
+		return true, nil, failure.New(&FirstError{Index: i, Failure: f, Combinator: "List"}), noSpare
 	}
-	if g.pending.Add(-1) == 0 && g.settled.CompareAndSwap(false, true) {
-		return g.out.receive(d, g.results, nil)
-	}
-	return nil
+	return false, nil, nil, noSpare
 }
 
-func (g *listGather[T]) Cancel() {
-	for i := range g.inputs {
-		g.inputs[i].d.Cancel()
-	}
-}
+func (l *list[T]) all() ([]Outcome[T], *failure.Failure) { return l.outcomes, nil }
 
 // Winner is the result of a [Race]: the position of the first input to
 // fire with a value, and that value.
@@ -267,62 +186,31 @@ func Race[T any](ds ...*Deferred[T]) *Deferred[Winner[T]] {
 	if len(ds) == 0 {
 		return Fail[Winner[T]](&RaceError{})
 	}
-	g := &race[T]{failures: make([]*failure.Failure, len(ds)), inputs: make([]raceInput[T], len(ds))}
-	g.out.init(g)
-	g.winner.Store(-1)
-	for i, d := range ds {
-		in := &g.inputs[i]
-		in.g, in.d, in.index = g, d, i
-	}
-	for i := range g.inputs {
-		in := &g.inputs[i]
-		in.d.add(in)
-	}
-	return &g.out
+	r := &race[T]{failures: make([]*failure.Failure, len(ds))}
+	r.won.Store(-1)
+	return r.start(ds, r)
 }
 
+// race is Race's policy, and its fan-in.
 type race[T any] struct {
-	out      Deferred[Winner[T]]
-	winner   atomic.Int64 // index of the first success, -1 until then
-	failed   atomic.Int64 // inputs that failed
-	swept    atomic.Bool  // the inputs have been cancelled
+	fanIn[T, Winner[T]]
+	won      atomic.Int64 // index of the first success, -1 until then
 	failures []*failure.Failure
-	inputs   []raceInput[T]
 }
 
-type raceInput[T any] struct {
-	g     *race[T]
-	d     *Deferred[T]
-	index int
-}
-
-func (in *raceInput[T]) run(d *Deferred[T]) link {
-	g := in.g
+func (r *race[T]) input(i int, d *Deferred[T]) (bool, Winner[T], *failure.Failure, int) {
 	v, f := d.take()
 	if f != nil {
-		g.failures[in.index] = f
-		if g.failed.Add(1) == int64(len(g.inputs)) {
-			return g.out.receive(d, Winner[T]{}, failure.New(&RaceError{Failures: g.failures}))
-		}
-		return nil
+		r.failures[i] = f
+		return false, Winner[T]{}, nil, noSpare
 	}
-	if !g.winner.CompareAndSwap(-1, int64(in.index)) {
-		return nil // a canceller fired a loser with a value: drop it, as Twisted does
+	if !r.won.CompareAndSwap(-1, int64(i)) {
+		// A canceller fired a loser with a value: drop it, as Twisted does.
+		return false, Winner[T]{}, nil, noSpare
 	}
-	g.sweep(in.index)
-	return g.out.receive(d, Winner[T]{Index: in.index, Value: v}, nil)
+	return true, Winner[T]{Index: i, Value: v}, nil, i
 }
 
-// sweep cancels every input but the winner, unless that was done already.
-func (g *race[T]) sweep(winner int) {
-	if !g.swept.CompareAndSwap(false, true) {
-		return
-	}
-	for i := range g.inputs {
-		if i != winner {
-			g.inputs[i].d.Cancel()
-		}
-	}
+func (r *race[T]) all() (Winner[T], *failure.Failure) {
+	return Winner[T]{}, failure.New(&RaceError{Failures: r.failures})
 }
-
-func (g *race[T]) Cancel() { g.sweep(-1) }

@@ -28,6 +28,14 @@ func newOrigin() *origin {
 	return &origin{created: stack(3)}
 }
 
+// fired records, in debug mode, where the Deferred that r belongs to
+// fired.
+func (r *rare) fired() {
+	if r.origin != nil {
+		r.origin.fired()
+	}
+}
+
 func (o *origin) fired() {
 	if o.fire == nil {
 		o.fire = stack(4)

@@ -194,6 +194,28 @@ func TestDebugAlreadyCalledSaysWhere(t *testing.T) {
 	assert.Equal(t, deferred.ErrAlreadyCalled, d2.Callback(1), "outside debug mode the plain sentinel")
 }
 
+func TestDebugAlreadyCalledOnSucceedSaysWhereItFired(t *testing.T) {
+	prev := deferred.SetDebug(true)
+	defer deferred.SetDebug(prev)
+	d := succeedForDebug()
+	err := d.Callback(2)
+	var ace *deferred.AlreadyCalledError
+	require.ErrorAs(t, err, &ace)
+	assert.Contains(t, ace.Fired, "succeedForDebug", "Succeed fired it, there")
+	assert.NotContains(t, ace.Fired, "(unknown)")
+	f := failForDebug()
+	err = f.Callback(2)
+	require.ErrorAs(t, err, &ace)
+	assert.Contains(t, ace.Fired, "failForDebug")
+	f.AddErrback(func(*failure.Failure) (int, error) { return 0, nil })
+}
+
+//go:noinline
+func succeedForDebug() *deferred.Deferred[int] { return deferred.Succeed(1) }
+
+//go:noinline
+func failForDebug() *deferred.Deferred[int] { return deferred.Fail[int](errBoom) }
+
 //go:noinline
 func makeForDebug() *deferred.Deferred[int] { return deferred.New[int]() }
 

@@ -31,4 +31,41 @@
 // goroutine fires the Deferred or adds a step to a fired one. In a twist
 // program that is the reactor's goroutine; other goroutines wait for a
 // result with [Deferred.Wait].
+//
+// # Stack depth
+//
+// The package hands results on without recursing, however long the chain:
+// a step that returns or follows another Deferred ([Then], [ThenDeferred],
+// [Deferred.Chain], [Deferred.AddCallbackDeferred]), the combinators, and
+// [Inline] bodies resuming one another all run from one loop with an
+// explicit stack, as Twisted's _runCallbacks does, so a hundred thousand
+// nested Deferreds fire in constant stack. [Lock], [Semaphore] and [Queue]
+// run the next waiter's callbacks inside the Release or Put that serves it,
+// as Twisted does, up to 8 levels deep, and past that leave it to the
+// innermost hand-off in progress, so that ten thousand waiters passing a
+// token on do not grow the stack (Twisted's recursion overflows there).
+//
+// One shape still recurses: user code that, from a callback, adds the next
+// step of a loop to a Deferred that has fired already,
+//
+//	var next func(int) (int, error)
+//	next = func(i int) (int, error) {
+//		if i < n {
+//			deferred.Succeed(i + 1).AddCallback(next)
+//		}
+//		return i, nil
+//	}
+//
+// because a step added to a fired Deferred runs before AddCallback returns
+// (Twisted's rule, which this package keeps), so each round runs inside
+// the one before, as it does in Twisted. Bounding it would take a count of
+// the steps running on the current goroutine, to queue a step added deeper
+// than a few levels (Netty counts listener depth per event-loop thread and
+// hands deeper ones to the loop). Go has no goroutine-local storage to keep
+// that count in: a count shared by all goroutines would delay other
+// goroutines' steps, and telling goroutines apart takes the runtime's
+// internals (assembly or linkname, tied to one Go version) or parsing
+// runtime.Stack, which costs about as much as fifty steps. Write such loops
+// with [Inline] and [Await], which run in constant stack, or have the
+// reactor call the next round (its Schedule with no delay).
 package deferred

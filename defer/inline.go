@@ -25,6 +25,8 @@ type Co struct {
 	mu        sync.Mutex
 	waitingOn canceller // the unfired Deferred the body is suspended on
 	cancelReq bool      // a cancel came while the body was not suspended
+
+	exited bool // the body called runtime.Goexit; its driver's
 }
 
 // suspension is an Await whose Deferred had not fired: the body gives it
@@ -34,9 +36,11 @@ type suspension interface {
 }
 
 // finisher delivers the body's result to the Inline Deferred and returns
-// the Deferred to run next, if any.
+// the Deferred to run next, if any; exited does so for a body that called
+// runtime.Goexit.
 type finisher interface {
 	finish() link
+	exited()
 }
 
 // Inline runs body as sequential code that waits on Deferreds with
@@ -60,15 +64,20 @@ type finisher interface {
 // the returned Deferred waits for it and fires with what it returns. It
 // reports [Deferred.Called] true from the Cancel on.
 //
+// Cancelling it again, after the body recovered and awaits another
+// Deferred, cancels that one: each Cancel reaches what the body awaits at
+// the time, as in Twisted.
+//
 // The body's goroutine lives as long as the body: a body suspended on a
 // Deferred that never fires never ends. Fire or cancel what it awaits.
 // A body that calls runtime.Goexit (t.FailNow, for one) ends the goroutine
-// that resumed it as well.
+// that resumed it as well; the returned Deferred then fails with
+// [ErrGoexit].
 func Inline[T any](body func(co *Co) (T, error)) *Deferred[T] {
 	r := &inlineRun[T]{}
 	r.out.init(nil)
-	r.out.canceller = r.cancel
-	r.out.appendLocked(step[T]{ln: r})
+	r.out.onCancel = cancelFunc[T](r.cancel)
+	r.out.appendLocked(r) // before out is shared: no lock needed
 	r.co.done = r
 	r.co.next, _ = iter.Pull(func(yield func(suspension) bool) {
 		r.co.wait = yield
@@ -105,14 +114,24 @@ type inlineResult[T any] struct {
 
 // resume runs the body until it suspends on an unfired Deferred or ends,
 // and reports whether it ended. It is called by whoever drives the body,
-// one at a time.
+// one at a time. A body that calls runtime.Goexit ends the caller's
+// goroutine too, after its Inline Deferred has failed with ErrGoexit.
 func (co *Co) resume() (ended bool) {
+	returned := false
+	defer func() {
+		if !returned {
+			co.exited = true
+			co.done.exited()
+		}
+	}()
 	for {
 		s, ok := co.next()
 		if !ok {
+			returned = true
 			return true
 		}
 		if s.park() {
+			returned = true
 			return false
 		}
 		// The awaited Deferred fired while the body was suspending.
@@ -129,17 +148,29 @@ func (r *inlineRun[T]) cancel(out *Deferred[T]) {
 	if out.Errback(marker) != nil {
 		return // the body's result came first
 	}
-	r.co.mu.Lock()
-	w := r.co.waitingOn
-	r.co.waitingOn = nil
+	r.co.cancelAwaited()
+}
+
+// cancelAwaited cancels the Deferred the body is suspended on, or, if it
+// is running, the next one it awaits.
+func (co *Co) cancelAwaited() {
+	co.mu.Lock()
+	w := co.waitingOn
+	co.waitingOn = nil
 	if w == nil {
-		r.co.cancelReq = true
+		co.cancelReq = true
 	}
-	r.co.mu.Unlock()
+	co.mu.Unlock()
 	if w != nil {
 		w.Cancel()
 	}
 }
+
+// awaited is a Co seen as what a held Inline Deferred waits on: cancelling
+// it again cancels what the body awaits now.
+type awaited Co
+
+func (a *awaited) Cancel() { (*Co)(a).cancelAwaited() }
 
 // run is the first step of out's chain. On the marker it holds the chain
 // until the body's result arrives, or puts that result in if it has.
@@ -158,7 +189,7 @@ func (r *inlineRun[T]) run(d *Deferred[T]) link {
 		return nil
 	}
 	d.take()
-	d.Pause()
+	d.holdFor((*awaited)(&r.co))
 	r.held = true
 	return nil
 }
@@ -171,9 +202,7 @@ func (r *inlineRun[T]) finish() link {
 	var zero T
 	r.v, r.fail = zero, nil
 
-	out.mu.Lock()
-	run, err := out.settleLocked(v, fail)
-	out.mu.Unlock()
+	run, err := out.settle(v, fail)
 	if err == nil {
 		if run {
 			return out
@@ -190,39 +219,16 @@ func (r *inlineRun[T]) finish() link {
 	r.held = false
 	r.co.mu.Unlock()
 
-	return out.resumeHeld(v, fail)
+	return out.resumeWith(v, fail)
 }
 
-// resumeHeld gives d, held by a step (Inline's first, or an
-// AddCallbackDeferred waiting on its inner), its result and undoes that
-// step's pause. It returns d if the caller must run the chain.
-func (d *Deferred[T]) resumeHeld(v T, fail *failure.Failure) link {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	// sPaused keeps the lock-free fast path out, and a goroutine still in
-	// advance reads the result only after it sees the pause gone: the
-	// result is ours to set.
-	d.result, d.fail = v, fail
-	d.upstream = nil // no longer waiting on an inner
-	d.paused--
-	st := d.st.Load()
-	if st&sRunning != 0 {
-		if d.paused == 0 {
-			d.st.And(^sPaused)
-		}
-		return nil
+// exited finishes out for a body that called runtime.Goexit.
+func (r *inlineRun[T]) exited() {
+	var zero T
+	r.v, r.fail = zero, failure.New(ErrGoexit)
+	if l := r.finish(); l != nil {
+		drive(l)
 	}
-	if st&sArmed == 0 && d.armLocked() {
-		d.st.Or(sArmed)
-	}
-	if d.paused > 0 {
-		return nil
-	}
-	d.st.And(^sPaused)
-	if d.startLocked() {
-		return d
-	}
-	return nil
 }
 
 // Await suspends the body that co belongs to until d fires, and returns
@@ -287,10 +293,25 @@ func (a *awaitStep[T]) run(d *Deferred[T]) link {
 		a.co.waitingOn = nil
 	}
 	a.co.mu.Unlock()
-	if a.co.resume() {
-		return a.co.done.finish()
+	// The body goes on as a hand-off, not inside this step, so that d's
+	// chain is done with the step whatever the body does (even
+	// runtime.Goexit, which only the Inline Deferred then reports).
+	return (*bodyRun)(a.co)
+}
+
+// bodyRun is a Co seen as a chain to run: resuming its body, and handing
+// the body's result to the Inline Deferred if it ends.
+type bodyRun Co
+
+func (b *bodyRun) runQueued() (link, bool) {
+	co := (*Co)(b)
+	if co.exited {
+		return nil, false // the body called runtime.Goexit: done with it
 	}
-	return nil
+	if co.resume() {
+		return co.done.finish(), false
+	}
+	return nil, false
 }
 
 // park parks the body on a, unless a's result has come meanwhile.

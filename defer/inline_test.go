@@ -106,7 +106,6 @@ func TestInlineCancelCancelsAwaitedAndBodyRecovers(t *testing.T) {
 		return v * 2, err
 	})
 	d.Cancel()
-	d.Cancel()
 	assert.Equal(t, 1, cancels)
 	ran := false
 	d.AddCallback(func(v int) (int, error) { ran = true; return v, nil })
@@ -116,6 +115,35 @@ func TestInlineCancelCancelsAwaitedAndBodyRecovers(t *testing.T) {
 	v, f, _ := result(t, d)
 	require.Nil(t, f)
 	assert.Equal(t, 42, v)
+}
+
+func TestInlineSecondCancelReachesWhatTheBodyAwaitsNow(t *testing.T) {
+	// Twisted forwards each cancel to what the generator waits on at the
+	// time: a body that recovered from one Cancel and awaits another
+	// Deferred sees that one cancelled by the next Cancel.
+	deferredtest.NoUnhandled(t)
+	var firstCancels, secondCancels int
+	first, second := cancelCounter[int](&firstCancels), cancelCounter[int](&secondCancels)
+	var errs []error
+	d := deferred.Inline(func(co *deferred.Co) (int, error) {
+		_, err := deferred.Await(co, first)
+		errs = append(errs, err)
+		_, err = deferred.Await(co, second)
+		errs = append(errs, err)
+		return 7, nil
+	})
+	d.Cancel()
+	assert.Equal(t, []int{1, 0}, []int{firstCancels, secondCancels})
+	d.Cancel()
+	assert.Equal(t, []int{1, 1}, []int{firstCancels, secondCancels})
+	require.Len(t, errs, 2)
+	assert.ErrorIs(t, errs[0], deferred.ErrCancelled)
+	assert.ErrorIs(t, errs[1], deferred.ErrCancelled)
+	v, f, _ := result(t, d)
+	assert.Nil(t, f)
+	assert.Equal(t, 7, v, "the body recovered both times")
+	d.Cancel() // done: nothing left to cancel
+	assert.Equal(t, []int{1, 1}, []int{firstCancels, secondCancels})
 }
 
 func TestInlineCancelPropagatesError(t *testing.T) {

@@ -34,6 +34,7 @@ type Semaphore struct {
 	tokens  int
 	limit   int
 	waiting waitList[struct{}]
+	handing int // Releases handing tokens over right now
 }
 
 // NewSemaphore returns a Semaphore with tokens tokens, all free. It panics
@@ -71,6 +72,12 @@ func (s *Semaphore) Acquire() *Deferred[struct{}] {
 // Release gives a token back, handing it straight to the oldest pending
 // [Semaphore.Acquire], whose callbacks run on the calling goroutine before
 // Release returns. It returns [ErrNotAcquired] if no token is held.
+//
+// A Release made from those callbacks hands its token on in the same way,
+// up to 8 levels deep; deeper (or while 8 Releases hand tokens over at
+// once), it returns at once, and the innermost Release in progress hands
+// the token over when the callbacks it runs return, on its goroutine. So
+// however many waiters pass a token on, the stack stays bounded.
 func (s *Semaphore) Release() error {
 	s.mu.Lock()
 	if s.tokens == s.limit {
@@ -82,10 +89,16 @@ func (s *Semaphore) Release() error {
 	return nil
 }
 
-// handOff gives free tokens to waiters; called with s.mu held, it returns
-// with it released. A waiter cancelled between leaving the queue and
-// being fired gives its token to the next one.
+// handOff gives free tokens to waiters, oldest first, unless hand-offs are
+// nested too deep already (see maxNestedHandOffs); called with s.mu held,
+// it returns with it released. A waiter cancelled between leaving the
+// queue and being fired gives its token to the next one.
 func (s *Semaphore) handOff() {
+	if s.handing >= maxNestedHandOffs {
+		s.mu.Unlock()
+		return
+	}
+	s.handing++
 	for s.tokens > 0 {
 		e := s.waiting.popFront()
 		if e == nil {
@@ -93,12 +106,13 @@ func (s *Semaphore) handOff() {
 		}
 		s.tokens--
 		s.mu.Unlock()
-		if e.d.Callback(struct{}{}) == nil {
-			return
-		}
+		err := e.d.Callback(struct{}{})
 		s.mu.Lock()
-		s.tokens++
+		if err != nil {
+			s.tokens++
+		}
 	}
+	s.handing--
 	s.mu.Unlock()
 }
 
@@ -136,7 +150,9 @@ func (l *Lock) Acquire() *Deferred[struct{}] { return l.s.Acquire() }
 
 // Release unlocks the Lock, handing it straight to the oldest pending
 // [Lock.Acquire] if there is one (its callbacks run before Release
-// returns). It returns [ErrNotAcquired] if the Lock is not locked.
+// returns, unless Releases are nested deep in waiters' callbacks: see
+// [Semaphore.Release]). It returns [ErrNotAcquired] if the Lock is not
+// locked.
 func (l *Lock) Release() error { return l.s.Release() }
 
 // Locked reports whether the Lock is held. It is safe for concurrent use,

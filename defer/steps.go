@@ -74,116 +74,93 @@ type (
 )
 
 func (cb callbackStep[T]) run(d *Deferred[T]) link {
+	cb.call(d)
+	return nil
+}
+
+// call is run, called directly by the runner.
+func (cb callbackStep[T]) call(d *Deferred[T]) {
 	if d.fail == nil {
 		v, err := cb(d.result)
 		if err != nil {
-			d.failWith(err)
-		} else {
-			d.result = v
+			d.failWith(err, cb)
+			return
 		}
+		d.result = v
 	}
-	return nil
 }
 
 func (eb errbackStep[T]) run(d *Deferred[T]) link {
-	if d.fail != nil {
-		d.setResult(eb(d.fail))
-	}
+	eb.call(d)
 	return nil
 }
 
+// call is run, called directly by the runner.
+func (eb errbackStep[T]) call(d *Deferred[T]) {
+	if d.fail != nil {
+		v, err := eb(d.fail)
+		if err != nil {
+			d.failWith(err, eb)
+			return
+		}
+		d.result, d.fail = v, nil
+	}
+}
+
 func (fn bothStep[T]) run(d *Deferred[T]) link {
-	d.setResult(fn(d.result, d.fail))
+	v, err := fn(d.result, d.fail)
+	d.setResult(v, err, fn)
 	return nil
 }
 
 func (p *pairStep[T]) run(d *Deferred[T]) link {
 	if d.fail == nil {
 		v, err := p.cb(d.result)
-		if err != nil {
-			d.failWith(err)
-		} else {
-			d.result = v
-		}
+		d.setResult(v, err, p.cb)
 	} else {
-		d.setResult(p.eb(d.fail))
+		v, err := p.eb(d.fail)
+		d.setResult(v, err, p.eb)
 	}
 	return nil
 }
 
-// add adds a step. On a Deferred that has fired and is idle, the step runs
-// at once without being queued or taking the mutex: two compare-and-swaps
-// around the call.
-func (d *Deferred[T]) add(ln linker[T]) {
-	if d.claim() {
-		d.release(d.runStep(ln))
+// setResult makes what step fn returned the current result.
+func (d *Deferred[T]) setResult(v T, err error, fn any) {
+	if err != nil {
+		d.failWith(err, fn)
 		return
 	}
-	if l := d.push(step[T]{ln: ln}); l != nil {
-		drive(l)
+	d.result = v
+	if d.fail != nil { // skip the store, and its write barrier, on the success path
+		d.fail = nil
 	}
 }
 
-// claim moves a fired, idle d to running without the mutex and reports
-// whether it did; the caller then owns the result and must release d. The
-// load first keeps a claim that cannot succeed from costing a locked
-// instruction, as a failed compare-and-swap does.
-func (d *Deferred[T]) claim() bool {
-	return d.st.Load() == sFired && d.st.CompareAndSwap(sFired, sFired|sRunning)
-}
-
-// release ends a step run on the fast path, the caller having moved d from
-// sFired to sFired|sRunning: it leaves d at rest, or runs next (what the
-// step handed off) and the steps added meanwhile.
-func (d *Deferred[T]) release(next link) {
-	if next == nil && d.fail == nil && d.st.CompareAndSwap(sFired|sRunning, sFired) {
+// failWith makes err, returned by step fn, the current result. An error
+// that is not a Failure yet becomes one that records fn, which is cheap
+// (see [failure.FromFunc]); in debug mode it records the stack as well.
+func (d *Deferred[T]) failWith(err error, fn any) {
+	var zero T
+	d.result = zero
+	if f, ok := err.(*failure.Failure); ok && f != nil {
+		d.fail = f
 		return
 	}
-	d.goOn(next)
-}
-
-// goOn continues a chain whose runner ran a step outside advance: it runs
-// next (what the step handed off) and the steps added meanwhile, or leaves
-// d at rest.
-func (d *Deferred[T]) goOn(next link) {
-	d.mu.Lock()
-	if d.next == d.count() || d.paused > 0 {
-		d.restLocked()
-		d.mu.Unlock()
-		if next != nil {
-			drive(next)
-		}
+	if debug.Load() {
+		d.fail = failure.New(err)
 		return
 	}
-	d.mu.Unlock()
-	if next != nil {
-		driveAfter(next, d)
-		return
-	}
-	drive(d)
+	d.fail = failure.FromFunc(err, fn)
 }
 
-// push appends st and returns d if the caller must now run the chain.
-func (d *Deferred[T]) push(st step[T]) link {
-	d.mu.Lock()
-	d.appendLocked(st)
-	// Only a fired chain can start; an unfired one waits for its Callback.
-	run := d.st.Load()&sFired != 0 && d.startLocked()
-	d.mu.Unlock()
-	if run {
-		return d
-	}
-	return nil
-}
-
-// count is the number of steps in the chain (run or not); under mu, or by
-// the runner for a count it read under mu.
+// count is the number of steps in the chain (run or not); under the lock,
+// or by the runner for a count it read under the lock.
 func (d *Deferred[T]) count() int32 {
 	return int32(d.ninline) + int32(len(d.more))
 }
 
 // stepAt returns step i < end of a chain whose later steps are in more, as
-// read under mu with end.
+// read under the lock with end.
 func (d *Deferred[T]) stepAt(i int32, more []step[T]) linker[T] {
 	if i < int32(len(d.inline)) {
 		return d.inline[i].ln
@@ -194,17 +171,15 @@ func (d *Deferred[T]) stepAt(i int32, more []step[T]) linker[T] {
 // moreSteps is the first capacity of more: with inline, room for ten steps.
 const moreSteps = 8
 
-func (d *Deferred[T]) appendLocked(st step[T]) {
+// appendLocked appends s; under the lock.
+func (d *Deferred[T]) appendLocked(s linker[T]) {
 	if int(d.ninline) < len(d.inline) {
-		d.inline[d.ninline] = st
+		d.inline[d.ninline] = step[T]{ln: s}
 		d.ninline++
-	} else {
-		if d.more == nil {
-			d.more = make([]step[T], 0, moreSteps)
-		}
-		d.more = append(d.more, st)
+		return
 	}
-	if d.st.Load()&sQueued == 0 {
-		d.st.Or(sQueued)
+	if d.more == nil {
+		d.more = make([]step[T], 0, moreSteps)
 	}
+	d.more = append(d.more, step[T]{ln: s})
 }

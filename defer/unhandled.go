@@ -2,10 +2,56 @@ package deferred
 
 import (
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/twistgo/twist/failure"
 )
+
+// A chain that rests on a Failure nobody handled is watched: a cleanup
+// attached to the Deferred reports the Failure when the Deferred is
+// collected (Twisted's DebugInfo.__del__). The watch costs a cleanup
+// registration, so it is set only when the chain rests, never for a
+// Failure an errback handles within the same run. Its argument is the
+// Failure detached from whatever its error refers to (failure.Detach): a
+// Failure whose error points back to the Deferred would otherwise keep the
+// Deferred alive forever and never be reported.
+
+// watchLocked watches d's current Failure, if it has an unhandled one, and
+// returns st with stArmed set if it does; d is locked and not running.
+func (d *Deferred[T]) watchLocked(st uint32) uint32 {
+	if d.fail == nil || st&stArmed != 0 {
+		return st
+	}
+	if d.rare == nil {
+		d.rare = &rare{}
+	} else if d.rare.seen == d.fail {
+		return st
+	}
+	d.rare.cleanup = runtime.AddCleanup(d, reportUnhandled, d.fail.Detach())
+	return st | stArmed
+}
+
+// unwatchLocked stops watching d's Failure, which a runner is about to
+// take over, and returns st without stArmed; d is locked.
+func (d *Deferred[T]) unwatchLocked(st uint32) uint32 {
+	if st&stArmed == 0 {
+		return st
+	}
+	d.rare.cleanup.Stop()
+	return st &^ stArmed
+}
+
+// markSeen records that Wait returned f, d's current Failure: handled.
+// Called by d's runner.
+func (d *Deferred[T]) markSeen(f *failure.Failure) {
+	st := d.lock()
+	if d.rare == nil {
+		d.rare = &rare{}
+	}
+	d.rare.seen = f
+	d.unlock(st)
+}
 
 var unhandledHandler atomic.Pointer[func(*failure.Failure)]
 
@@ -16,10 +62,17 @@ func init() {
 // SetUnhandledHandler sets the function that receives the Failure of every
 // Deferred that is garbage collected while its chain ends on an unhandled
 // Failure (Twisted's "Unhandled error in Deferred"), and returns the
-// previous one. A nil h restores the default, which logs the Failure and its
-// traceback with log/slog at error level. h runs on a runtime goroutine, may
-// run concurrently with itself, and must not block. SetUnhandledHandler is
+// previous one. A nil h restores the default, which logs the Failure with
+// log/slog at error level as a group of its message and traceback (see
+// [failure.Failure.LogValue]). h runs on a runtime goroutine, may run
+// concurrently with itself, and must not block. SetUnhandledHandler is
 // safe for concurrent use.
+//
+// The Failure h receives is the chain's, unless its error refers to other
+// objects (which might lead back to the Deferred and keep it from being
+// collected): h then receives a copy with the same message and traceback
+// that errors.Is matches only against the parts of the error that refer to
+// nothing (see [failure.Failure.Detach]).
 func SetUnhandledHandler(h func(*failure.Failure)) (previous func(*failure.Failure)) {
 	if h == nil {
 		h = logUnhandled
@@ -31,7 +84,7 @@ func SetUnhandledHandler(h func(*failure.Failure)) (previous func(*failure.Failu
 }
 
 func logUnhandled(f *failure.Failure) {
-	slog.Error("Unhandled error in Deferred", "error", f.Error(), "traceback", f.Traceback())
+	slog.Error("Unhandled error in Deferred", "failure", f)
 }
 
 // reportUnhandled hands f to the handler; a panicking handler is logged and

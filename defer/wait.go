@@ -3,7 +3,7 @@ package deferred
 import (
 	"context"
 	"errors"
-	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,22 +32,36 @@ func (systemClock) AfterFunc(d time.Duration, f func()) func() bool {
 // point and returns its value or its Failure, or until ctx is done and
 // returns ctx.Err(). The result passes on unchanged to later steps, but a
 // Failure that Wait returned counts as handled and is not reported as
-// unhandled. Never call Wait on the reactor's goroutine for a Deferred the
-// reactor has yet to fire: it would wait forever.
+// unhandled. Wait on a Deferred that has fired and rests reads the result
+// in place, without allocating. Never call Wait on the reactor's goroutine
+// for a Deferred the reactor has yet to fire: it would wait forever.
 func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
-	w := &waiter[T]{done: make(chan struct{})}
-	if l := d.push(step[T]{ln: w}); l != nil {
+	if d.claim() {
+		// A resting Failure is seen already: an unseen one is watched,
+		// and a watched Deferred cannot be claimed.
+		v, f := d.result, d.fail
+		d.release(nil)
+		if f != nil {
+			var zero T
+			return zero, f
+		}
+		return v, nil
+	}
+	w := &waiter[T]{done: wakeups.Get().(chan struct{})}
+	if l := d.queue(w); l != nil {
 		drive(l)
 	}
 	select {
 	case <-w.done:
 	case <-ctx.Done():
 		if w.state.CompareAndSwap(waiting, abandoned) {
+			wakeups.Put(w.done) // the step will not send now
 			var zero T
 			return zero, ctx.Err()
 		}
 		<-w.done
 	}
+	wakeups.Put(w.done)
 	if w.fail != nil {
 		var zero T
 		return zero, w.fail
@@ -55,12 +69,17 @@ func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
 	return w.value, nil
 }
 
+// wakeups recycles the channels on which Wait sleeps: each is empty when
+// put back.
+var wakeups = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
+
 const (
 	waiting int32 = iota
 	delivered
 	abandoned
 )
 
+// waiter is Wait's step on a chain that has not reached it yet.
 type waiter[T any] struct {
 	state atomic.Int32
 	done  chan struct{}
@@ -74,18 +93,19 @@ func (w *waiter[T]) run(d *Deferred[T]) link {
 	}
 	w.value, w.fail = d.result, d.fail
 	if d.fail != nil {
-		d.setHandled(d.fail)
+		d.markSeen(d.fail)
 	}
-	close(w.done)
+	w.done <- struct{}{}
 	return nil
 }
 
 // AddTimeout cancels the Deferred if it has not fired within timeout on
-// clock, and turns the resulting ErrCancelled Failure into one of
-// [ErrTimeout] (Twisted's addTimeout). A result that comes first stops the
-// timer. It covers the steps added before it: the cancellation and the
-// conversion happen at this point of the chain. If the canceller fires the
-// Deferred with a value, the value passes unchanged. It returns d.
+// clock, and turns the resulting ErrCancelled Failure into a
+// [*TimeoutError], which matches [ErrTimeout] (Twisted's addTimeout). A
+// result that comes first stops the timer. It covers the steps added
+// before it: the cancellation and the conversion happen at this point of
+// the chain. If the canceller fires the Deferred with a value, the value
+// passes unchanged. It returns d.
 func (d *Deferred[T]) AddTimeout(timeout time.Duration, clock Clock) *Deferred[T] {
 	var timedOut atomic.Bool
 	stop := clock.AfterFunc(timeout, func() {
@@ -101,7 +121,7 @@ func (d *Deferred[T]) AddTimeout(timeout time.Duration, clock Clock) *Deferred[T
 			stop()
 			var zero T
 			if timedOut.Load() && errors.Is(f, ErrCancelled) {
-				return zero, fmt.Errorf("%w after %v", ErrTimeout, timeout)
+				return zero, failure.New(&TimeoutError{After: timeout, Cause: f})
 			}
 			return zero, f
 		})

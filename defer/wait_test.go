@@ -180,3 +180,22 @@ func TestAddTimeoutWithSystemClock(t *testing.T) {
 	_, err := d.Wait(context.Background())
 	assert.ErrorIs(t, err, deferred.ErrTimeout)
 }
+
+func TestWaitOnARestingDeferredAllocatesNothing(t *testing.T) {
+	deferredtest.NoUnhandled(t)
+	d := deferred.Succeed(3)
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		v, err := d.Wait(ctx)
+		if v != 3 || err != nil {
+			t.Fatalf("got %v, %v; want 3, nil", v, err)
+		}
+	})
+	assert.Zero(t, allocs)
+	// A handled Failure, read again, costs nothing either.
+	f := deferred.Fail[int](errBoom)
+	_, err := f.Wait(ctx)
+	require.ErrorIs(t, err, errBoom)
+	allocs = testing.AllocsPerRun(100, func() { _, _ = f.Wait(ctx) })
+	assert.Zero(t, allocs)
+}

@@ -1,5 +1,15 @@
 package deferred
 
+// maxNestedHandOffs bounds how deep a Lock, Semaphore or Queue hands over
+// in its waiters' callbacks. A Release (or Put) made from the callbacks of
+// a waiter that an outer Release served runs the next waiter's callbacks at
+// once, before it returns, as in Twisted, up to this depth; deeper, it
+// leaves the hand-off to the innermost Release in progress, which makes it
+// when the callbacks it runs return. However many waiters pass a token on,
+// the stack stays bounded (Twisted recurses, and overflows). Netty bounds
+// its listeners' nesting the same way, at the same depth.
+const maxNestedHandOffs = 8
+
 // waitList is a FIFO of pending Deferreds that can also drop any of its
 // entries in O(1), when a waiter is cancelled. It is guarded by its owner's
 // mutex.

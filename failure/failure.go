@@ -4,25 +4,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"runtime"
 	"strings"
 )
 
-// maxDepth bounds the number of frames a Failure records.
-const maxDepth = 32
+// Bounds on the frames a Failure records: a few for an error, more for a
+// panic, whose stack is the only record of where it happened.
+const (
+	maxDepth      = 16
+	maxPanicDepth = 32
+)
 
 // ErrNilError is what a Failure made from a nil error wraps, so that misuse
 // such as Errback(nil) still yields a meaningful, matchable error.
 var ErrNilError = errors.New("failure: nil error")
 
 // Failure is an error together with the stack where it was raised, or the
-// recovered panic it came from. Create one with [New] or [FromPanic]; the
-// zero value is not useful. A Failure is immutable and safe for concurrent
-// use.
+// recovered panic it came from. Create one with [New], [FromPanic] or
+// [FromFunc]; the zero value is not useful. A Failure is immutable and safe
+// for concurrent use.
 type Failure struct {
 	err      error
+	pcs      []uintptr // return addresses, innermost first
+	fn       uintptr   // FromFunc: the entry of the function that returned err
 	panicked bool
-	pcs      []uintptr
+}
+
+// stacked is a Failure and its stack in one allocation.
+type stacked[B any] struct {
+	f   Failure
+	buf B
 }
 
 // PanicError is the error of a Failure made by [FromPanic] from a panic
@@ -34,9 +46,10 @@ type PanicError struct {
 // Error reports the panic value.
 func (e *PanicError) Error() string { return fmt.Sprint(e.Value) }
 
-// New returns a Failure for err, with the stack of New's caller. An err that
-// already is a *Failure comes back unchanged; a nil err gives a Failure of
-// [ErrNilError].
+// New returns a Failure for err, with the stack of New's caller (at most 16
+// frames, recorded as program counters and symbolised only when printed).
+// An err that already is a *Failure comes back unchanged; a nil err gives a
+// Failure of [ErrNilError].
 func New(err error) *Failure {
 	if f, ok := err.(*Failure); ok && f != nil {
 		return f
@@ -44,7 +57,32 @@ func New(err error) *Failure {
 	if err == nil {
 		err = ErrNilError
 	}
-	return &Failure{err: err, pcs: callers(2)}
+	s := &stacked[[maxDepth]uintptr]{}
+	n := runtime.Callers(2, s.buf[:])
+	s.f = Failure{err: err, pcs: s.buf[:n:n]}
+	return &s.f
+}
+
+// FromFunc returns a Failure for err as returned by the function fn, which
+// it records in place of a stack: the traceback names fn and where it is
+// declared. It is the cheap way to wrap an error whose stack says nothing
+// about where it came from, as when a Deferred wraps the error a callback
+// returned (the callback has returned by then; only fn still knows).
+// Like [New], it returns an err that already is a *Failure unchanged and
+// turns a nil err into [ErrNilError]. fn must be a func value; any other
+// value is ignored.
+func FromFunc(err error, fn any) *Failure {
+	if f, ok := err.(*Failure); ok && f != nil {
+		return f
+	}
+	if err == nil {
+		err = ErrNilError
+	}
+	f := &Failure{err: err}
+	if v := reflect.ValueOf(fn); v.Kind() == reflect.Func && !v.IsNil() {
+		f.fn = v.Pointer()
+	}
+	return f
 }
 
 // FromPanic returns a Failure for a value recovered from a panic. Call it
@@ -60,17 +98,10 @@ func FromPanic(v any) *Failure {
 	if !ok {
 		err = &PanicError{Value: v}
 	}
-	return &Failure{err: err, panicked: true, pcs: panicSite(callers(1))}
-}
-
-// callers records the stack of its caller's caller's caller, and so on:
-// skip counts the innermost frames left out, callers itself being the first.
-func callers(skip int) []uintptr {
-	var buf [maxDepth]uintptr
-	n := runtime.Callers(skip+1, buf[:])
-	pcs := make([]uintptr, n)
-	copy(pcs, buf[:n])
-	return pcs
+	s := &stacked[[maxPanicDepth]uintptr]{}
+	n := runtime.Callers(1, s.buf[:])
+	s.f = Failure{err: err, panicked: true, pcs: panicSite(s.buf[:n:n])}
+	return &s.f
 }
 
 // panicSite drops the frames above the panic site: the deferred function
@@ -136,8 +167,17 @@ func (f *Failure) Trap(targets ...error) error {
 	return f
 }
 
-// Frames returns the recorded stack, outermost call first.
+// Frames returns the recorded stack, outermost call first. For a Failure
+// made by [FromFunc] it is the one frame of that function's declaration.
 func (f *Failure) Frames() []runtime.Frame {
+	if f.fn != 0 {
+		fn := runtime.FuncForPC(f.fn)
+		if fn == nil {
+			return nil
+		}
+		file, line := fn.FileLine(f.fn)
+		return []runtime.Frame{{PC: f.fn, Func: fn, Function: fn.Name(), File: file, Line: line, Entry: f.fn}}
+	}
 	frames := make([]runtime.Frame, 0, len(f.pcs))
 	it := runtime.CallersFrames(f.pcs)
 	for {
@@ -166,14 +206,26 @@ func (f *Failure) Traceback() string {
 
 func (f *Failure) writeTraceback(w io.Writer) {
 	header := "Traceback (most recent call last):"
-	if f.panicked {
+	switch {
+	case f.panicked:
 		header = "Traceback (most recent call last, from a panic):"
+	case f.fn != 0:
+		header = "Traceback (the function that returned the error):"
 	}
 	fmt.Fprintln(w, header)
 	for _, fr := range f.Frames() {
 		fmt.Fprintf(w, "  %s\n      %s:%d\n", fr.Function, fr.File, fr.Line)
 	}
-	fmt.Fprintf(w, "%T: %s\n", f.err, f.Error())
+	fmt.Fprintf(w, "%s: %s\n", typeName(f.err), f.Error())
+}
+
+// typeName is the type of err as a traceback shows it; a detached error
+// shows the type of the error it was made from.
+func typeName(err error) string {
+	if d, ok := err.(*detachedError); ok {
+		return d.typ
+	}
+	return fmt.Sprintf("%T", err)
 }
 
 // Format implements fmt.Formatter: %v and %s print the message, %q the
