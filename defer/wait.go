@@ -33,11 +33,16 @@ func (systemClock) AfterFunc(d time.Duration, f func()) func() bool {
 // returns ctx.Err(). The result passes on unchanged to later steps, but a
 // Failure that Wait returned counts as handled and is not reported as
 // unhandled. Never call Wait on the reactor's goroutine for a Deferred the
-// reactor has yet to fire: it would wait forever.
+// reactor has yet to fire: it would wait forever (under the reactor's debug
+// switch it fails at once instead; see [SetBlockingCheck]).
 func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
 	w := &waiter[T]{done: make(chan struct{})}
 	if l := d.push(step[T]{ln: w}); l != nil {
 		drive(l)
+	}
+	if err := mayBlock(w.done); err != nil && w.state.CompareAndSwap(waiting, abandoned) {
+		var zero T
+		return zero, err
 	}
 	select {
 	case <-w.done:
