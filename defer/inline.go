@@ -108,7 +108,7 @@ type inlineResult[T any] struct {
 // one at a time.
 func (co *Co) resume() (ended bool) {
 	for {
-		s, ok := co.next()
+		s, ok := resumeBody(co.next)
 		if !ok {
 			return true
 		}

@@ -37,3 +37,38 @@ func mayBlock(done <-chan struct{}) error {
 	}
 	return (*check)()
 }
+
+// resumeHook is the hook SetResumeHook installed, if any.
+var resumeHook atomic.Pointer[func() func()]
+
+// SetResumeHook installs hook, which [Inline] calls on the goroutine that
+// resumes an Inline body, just before the body runs: the body runs on a
+// goroutine of its own (a coroutine) while the resuming goroutine waits for
+// it to suspend or end, and then the function hook returned, if not nil, is
+// called, on the resuming goroutine. The reactor installs one under its debug
+// switch, so that the calls of a body resumed by the loop count as the
+// loop's. hook must be safe for concurrent use; nil removes it. It returns
+// the hook it replaces.
+func SetResumeHook(hook func() (suspended func())) (previous func() func()) {
+	var p *func() func()
+	if hook != nil {
+		p = &hook
+	}
+	if old := resumeHook.Swap(p); old != nil {
+		return *old
+	}
+	return nil
+}
+
+// resumeBody runs next, which resumes an Inline body, within the resume
+// hook.
+func resumeBody[S any](next func() (S, bool)) (S, bool) {
+	hook := resumeHook.Load()
+	if hook == nil {
+		return next()
+	}
+	if suspended := (*hook)(); suspended != nil {
+		defer suspended()
+	}
+	return next()
+}
