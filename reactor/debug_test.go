@@ -177,3 +177,25 @@ func TestGoid(t *testing.T) {
 	go func() { ch <- goid() }()
 	assert.NotEqual(t, a, <-ch)
 }
+
+// An Inline body runs on a goroutine of its own (a coroutine), resumed by
+// the loop: under WithDebug its loop-only calls count as the loop's.
+func TestDebugInlineBodyResumedByTheLoopIsTheLoop(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...Option) *Reactor) {
+		deferredtest.NoUnhandled(t)
+		r := newReactor(WithDebug(true))
+		var got []string
+		r.CallWhenRunning(func() {
+			deferred.Inline(func(co *deferred.Co) (struct{}, error) {
+				got = append(got, panicOf(func() { r.Schedule(0, func() {}) }))
+				_, err := deferred.Await(co, CallLater(r, time.Millisecond, func() (int, error) { return 1, nil }))
+				require.NoError(t, err)
+				got = append(got, panicOf(func() { r.Schedule(0, func() {}) }))
+				r.Stop()
+				return struct{}{}, nil
+			})
+		})
+		run(t, r)
+		assert.Equal(t, []string{"", ""}, got, "no panic, before and after the body suspended")
+	})
+}

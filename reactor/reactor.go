@@ -40,7 +40,9 @@ type Reactor struct {
 	stopErr  atomic.Pointer[error] // the first StopWithError's error, for Run
 	ended    chan struct{}         // closed when Run returns
 	debug    bool                  // WithDebug: loop-only calls check their goroutine
-	loopGID  atomic.Uint64         // the goroutine running the loop, while it runs
+	loopG    atomic.Uintptr        // the goroutine running the loop (getg), while it runs
+	loopGID  atomic.Uint64         // its id, under WithDebug, for messages
+	lent     atomic.Int32          // Inline bodies the loop resumed and waits for (WithDebug)
 
 	// Everything below belongs to the loop goroutine.
 	timers    timerQueue
