@@ -7,7 +7,6 @@ import (
 
 	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/failure"
-	"github.com/twistgo/twist/reactor"
 )
 
 // ListenTCP listens on address ("host:port"; ":0" picks a free port) and
@@ -18,16 +17,16 @@ import (
 // [Listener.Close] or the reactor's shutdown), once each however many
 // listeners and connectors share f. opts are [Listen]'s. ListenTCP is loop
 // goroutine only (or before Run).
-func ListenTCP(r *reactor.Reactor, address string, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
+func ListenTCP(r Loop, address string, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
 	return listenFactory(r, "tcp", address, f, opts)
 }
 
 // ListenUNIX is [ListenTCP] on a Unix socket at path (Twisted's listenUNIX).
-func ListenUNIX(r *reactor.Reactor, path string, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
+func ListenUNIX(r Loop, path string, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
 	return listenFactory(r, "unix", path, f, opts)
 }
 
-func listenFactory(r *reactor.Reactor, network, address string, f Factory, opts []Option) *deferred.Deferred[*Listener] {
+func listenFactory(r Loop, network, address string, f Factory, opts []Option) *deferred.Deferred[*Listener] {
 	return deferred.Then(Listen(r, network, address, opts...), func(l *Listener) (*Listener, error) {
 		ServeFactory(l, f)
 		return l, nil
@@ -38,8 +37,8 @@ func listenFactory(r *reactor.Reactor, network, address string, f Factory, opts 
 // as [ListenTCP] does: StartFactory (for a [FactoryStarter]) runs now, and
 // StopFactory once l is closed. Loop goroutine only.
 func ServeFactory(l *Listener, f Factory) {
-	startFactory(f)
-	whenListenerClosed(l, func() { stopFactory(f) })
+	startFactory(l.r, f)
+	whenListenerClosed(l, func() { stopFactory(l.r, f) })
 	l.Serve(func(c *Conn) {
 		p := f.BuildProtocol(c.RemoteAddr())
 		if p == nil {
@@ -408,7 +407,7 @@ func (t *connTransport) UnregisterProducer() {
 // Connector is disconnected, connecting or connected. Its methods are loop
 // goroutine only.
 type Connector struct {
-	r       *reactor.Reactor
+	r       Loop
 	network string
 	address string
 	opts    []Option
@@ -458,7 +457,7 @@ var (
 // StartFactory runs before the first attempt and StopFactory when the
 // connector is left disconnected by the callbacks. Loop goroutine only (or
 // before Run).
-func ConnectTCP(r *reactor.Reactor, address string, f ClientFactory, opts ...Option) *Connector {
+func ConnectTCP(r Loop, address string, f ClientFactory, opts ...Option) *Connector {
 	c := NewConnector(r, "tcp", address, f, opts...)
 	c.Connect()
 	return c
@@ -466,7 +465,7 @@ func ConnectTCP(r *reactor.Reactor, address string, f ClientFactory, opts ...Opt
 
 // ConnectUNIX is [ConnectTCP] to the Unix socket at path (Twisted's
 // connectUNIX).
-func ConnectUNIX(r *reactor.Reactor, path string, f ClientFactory, opts ...Option) *Connector {
+func ConnectUNIX(r Loop, path string, f ClientFactory, opts ...Option) *Connector {
 	c := NewConnector(r, "unix", path, f, opts...)
 	c.Connect()
 	return c
@@ -475,7 +474,7 @@ func ConnectUNIX(r *reactor.Reactor, path string, f ClientFactory, opts ...Optio
 // NewConnector returns a disconnected [Connector] to address on network
 // ("tcp", "tcp4", "tcp6" or "unix"); [Connector.Connect] starts it. Safe
 // from any goroutine.
-func NewConnector(r *reactor.Reactor, network, address string, f ClientFactory, opts ...Option) *Connector {
+func NewConnector(r Loop, network, address string, f ClientFactory, opts ...Option) *Connector {
 	return &Connector{r: r, network: network, address: address, f: f, opts: opts}
 }
 
@@ -489,7 +488,7 @@ func (c *Connector) Connect() error {
 	c.state, c.stopping = connecting, false
 	if !c.factoryStarted {
 		c.factoryStarted = true
-		startFactory(c.f)
+		startFactory(c.r, c.f)
 	}
 	d := Connect(c.r, c.network, c.address, c.opts...)
 	if c.wrap != nil {
@@ -549,7 +548,7 @@ func (c *Connector) connectionLost(reason *failure.Failure) {
 func (c *Connector) maybeStopFactory() {
 	if c.state == disconnected && c.factoryStarted {
 		c.factoryStarted = false
-		stopFactory(c.f)
+		stopFactory(c.r, c.f)
 	}
 }
 

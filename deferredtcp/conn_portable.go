@@ -216,7 +216,9 @@ func adoptPortable(l *Listener, nl net.Listener) {
 	p.recvFn, p.exited = p.received, p.goroutineGone
 	l.addr = nl.Addr()
 	l.io = p
-	go p.acceptor(func(f func()) { l.loop.handOff(f, p.dropAccepted) })
+	// Started from the loop, so that a reactor that never runs is not kept
+	// alive (and its socket open) by the goroutine.
+	l.r.Schedule(0, func() { go p.acceptor(func(f func()) { l.loop.handOff(f, p.dropAccepted) }) })
 }
 
 // dropAccepted closes what the acceptor accepted for a loop that is gone.

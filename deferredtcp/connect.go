@@ -20,14 +20,27 @@ import (
 // Options: [WithTimeout], [WithBindAddress], and the connection options
 // ([WithWatermarks], [WithReadBufferSize], [WithMaxWriteBuffer],
 // [WithNoDelay]). Connect is loop goroutine only (or before Run).
-func Connect(r *reactor.Reactor, network, address string, opts ...Option) *deferred.Deferred[*Conn] {
+//
+// Once r has begun its "during shutdown" phase, or has stopped, Connect fails
+// with a *net.OpError of reactor.ErrNotRunning, and opens nothing. On a Loop
+// with an in-memory network ([MemoryLoop], such as deferredtcptest.Loop),
+// Connect reaches the in-memory listener bound to address.
+func Connect(r Loop, network, address string, opts ...Option) *deferred.Deferred[*Conn] {
+	r.CheckLoop("Connect")
 	cfg := newConfig(opts)
-	lp := loopFor(r)
+	lp, err := loopFor(r)
+	if err != nil {
+		return deferred.Fail[*Conn](notRunning("dial", network, nil))
+	}
 	a := &attempt{loop: lp, network: network, cfg: cfg}
 	a.d = deferred.NewWithCanceller(a.cancelled)
 	lp.attempts[a] = struct{}{}
 	if cfg.timeout > 0 {
 		a.timer = r.Schedule(cfg.timeout, a.timedOut)
+	}
+	if mn := memoryNetworkOf(r); mn != nil {
+		mn.connect(a, address)
+		return a.d
 	}
 	resolve(r, "dial", network, address).AddBoth(func(addr net.Addr, f *failure.Failure) (net.Addr, error) {
 		switch {

@@ -14,7 +14,6 @@ import (
 
 	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/failure"
-	"github.com/twistgo/twist/reactor"
 )
 
 // StartTLS starts TLS on c, as the server when server is true, and returns
@@ -59,14 +58,14 @@ func wrapTLS(c *Conn, cfg *tls.Config, server bool, opts []Option) (*Conn, *tls.
 		conn = tls.Client(s, cfg)
 	}
 	ccfg := newConfig(opts)
-	tc := newPortableConn(loopFor(c.Reactor()), "tls", &tlsNetConn{Conn: conn, shim: s}, &ccfg)
+	tc := newPortableConn(c.loop, "tls", &tlsNetConn{Conn: conn, shim: s}, &ccfg)
 	return tc, conn
 }
 
 // ListenTLS is [ListenTCP] with TLS: every accepted connection does the
 // handshake with cfg, then is served by a protocol f builds (connections
 // whose handshake fails are closed without one). Loop goroutine only.
-func ListenTLS(r *reactor.Reactor, address string, cfg *tls.Config, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
+func ListenTLS(r Loop, address string, cfg *tls.Config, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
 	return deferred.Then(Listen(r, "tcp", address, opts...), func(l *Listener) (*Listener, error) {
 		ServeFactoryTLS(l, cfg, f, opts...)
 		return l, nil
@@ -75,8 +74,8 @@ func ListenTLS(r *reactor.Reactor, address string, cfg *tls.Config, f Factory, o
 
 // ServeFactoryTLS is [ServeFactory] with TLS, as [ListenTLS] does.
 func ServeFactoryTLS(l *Listener, cfg *tls.Config, f Factory, opts ...Option) {
-	startFactory(f)
-	whenListenerClosed(l, func() { stopFactory(f) })
+	startFactory(l.r, f)
+	whenListenerClosed(l, func() { stopFactory(l.r, f) })
 	l.Serve(func(c *Conn) {
 		StartTLS(c, cfg, true, opts...).AddBoth(func(tc *Conn, fl *failure.Failure) (*Conn, error) {
 			if fl != nil {
@@ -97,7 +96,7 @@ func ServeFactoryTLS(l *Listener, cfg *tls.Config, f Factory, opts ...Option) {
 // the connection attempt, so a failed handshake calls
 // ClientConnectionFailed. An empty cfg.ServerName is taken from address's
 // host. Loop goroutine only.
-func ConnectTLS(r *reactor.Reactor, address string, cfg *tls.Config, f ClientFactory, opts ...Option) *Connector {
+func ConnectTLS(r Loop, address string, cfg *tls.Config, f ClientFactory, opts ...Option) *Connector {
 	c := NewConnector(r, "tcp", address, f, opts...)
 	cfg = clientConfig(cfg, address)
 	c.wrap = func(conn *Conn) *deferred.Deferred[*Conn] { return StartTLS(conn, cfg, false, opts...) }
@@ -164,7 +163,7 @@ func (c *tlsNetConn) CloseWrite() error {
 // directions stay bounded.
 type tlsShim struct {
 	raw    *Conn
-	r      *reactor.Reactor
+	r      Loop
 	laddr  net.Addr
 	raddr  net.Addr
 	dataFn func([]byte)
@@ -185,7 +184,7 @@ type tlsShim struct {
 const tlsShimLimit = 64 << 10
 
 func newTLSShim(raw *Conn) *tlsShim {
-	s := &tlsShim{raw: raw, r: raw.Reactor(), laddr: raw.LocalAddr(), raddr: raw.RemoteAddr()}
+	s := &tlsShim{raw: raw, r: raw.Loop(), laddr: raw.LocalAddr(), raddr: raw.RemoteAddr()}
 	s.cond.L = &s.mu
 	s.dataFn = s.received
 	raw.OnData(s.dataFn)
