@@ -3,9 +3,11 @@ package deferredtcptest_test
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/twistgo/twist/deferredtcp"
 	"github.com/twistgo/twist/deferredtcp/deferredtcptest"
+	"github.com/twistgo/twist/failure"
 )
 
 // Shouter answers every line upper-cased.
@@ -39,4 +41,39 @@ func ExampleConnectedServerAndClient() {
 	deferredtcp.MakeConnection(pump.Client.Protocol(), pump.Client)
 	pump.Flush()
 	// Output: heard HELLO
+}
+
+// A server and a client built with deferredtcp itself, on a Loop: bytes move
+// when the test flushes, time when it advances (Twisted's task.Clock with
+// iosim). The server echoes, and hangs up on a client idle for a minute.
+func ExampleLoop() {
+	loop := deferredtcptest.NewLoop()
+	defer loop.Stop()
+	since := func() time.Duration { return loop.Now().Sub(deferredtcptest.Epoch) }
+
+	deferredtcp.Listen(loop, "tcp", "echo:7").AddCallback(func(l *deferredtcp.Listener) (*deferredtcp.Listener, error) {
+		l.Serve(func(c *deferredtcp.Conn) {
+			c.SetIdleTimeout(time.Minute)
+			c.OnData(func(p []byte) { c.Send(p) })
+		})
+		return l, nil
+	})
+	deferredtcp.Connect(loop, "tcp", "echo:7").AddCallback(func(c *deferredtcp.Conn) (*deferredtcp.Conn, error) {
+		c.Write([]byte("hello"))
+		c.Read().AddCallback(func(p []byte) ([]byte, error) {
+			fmt.Printf("%v: echoed %q\n", since(), p)
+			return p, nil
+		})
+		c.Lost().AddErrback(func(f *failure.Failure) (struct{}, error) {
+			fmt.Printf("%v: lost: %v\n", since(), f)
+			return struct{}{}, nil
+		})
+		return c, nil
+	})
+
+	loop.Flush()            // connect, write, echo, read
+	loop.Advance(time.Hour) // the idle timeout fires after a minute
+	// Output:
+	// 0s: echoed "hello"
+	// 1m0s: lost: read tcp client:1->echo:7: read: connection reset by peer
 }
