@@ -32,7 +32,7 @@ import (
 func StartTLS(c *Conn, cfg *tls.Config, server bool, opts ...Option) *deferred.Deferred[*Conn] {
 	tc, conn := wrapTLS(c, cfg, server, opts)
 	d := deferred.NewWithCanceller(func(*deferred.Deferred[*Conn]) { tc.Abort() })
-	r := c.Reactor()
+	r := c.Loop()
 	go func() {
 		err := conn.HandshakeContext(context.Background())
 		r.CallFromGoroutine(func() {

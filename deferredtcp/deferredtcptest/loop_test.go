@@ -213,3 +213,30 @@ func TestLoopStop(t *testing.T) {
 	_, err = result(t, deferredtcp.Connect(loop, "tcp", "server:80"))
 	assert.Error(t, err)
 }
+
+// hearer is a client protocol that says hello and keeps what it hears.
+type hearer struct {
+	deferredtcp.LineReceiver
+	heard []string
+}
+
+func (h *hearer) ConnectionMade(deferredtcp.Transport) { h.SendLine([]byte("hello")) }
+func (h *hearer) LineReceived(line []byte)             { h.heard = append(h.heard, string(line)) }
+
+// Twisted-style protocols (ListenTCP, ConnectTCP) run on a Loop as well.
+func TestLoopServesProtocols(t *testing.T) {
+	loop := newLoop(t)
+	_, err := result(t, deferredtcp.ListenTCP(loop, "server:80", deferredtcp.FactoryFunc(func(net.Addr) deferredtcp.Protocol {
+		return &Shouter{}
+	})))
+	require.NoError(t, err)
+	client := &hearer{}
+	f := &deferredtcp.BaseClientFactory{}
+	f.NewProtocol = func() deferredtcp.Protocol { return client }
+	connector := deferredtcp.ConnectTCP(loop, "server:80", f)
+	loop.Flush()
+	assert.Equal(t, []string{"HELLO"}, client.heard)
+	connector.Disconnect()
+	loop.Flush()
+	assert.False(t, client.Connected)
+}
