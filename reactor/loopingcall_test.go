@@ -234,8 +234,12 @@ func TestLoopingCallOnTheReactorWithDeferredsFiredElsewhere(t *testing.T) {
 		deferredtest.NoUnhandled(t)
 		r := newReactor()
 		calls := 0 // loop goroutine only: the race detector checks it
-		lc := NewLoopingCall(r, func() *Deferred {
-			calls++
+		var lc *LoopingCall
+		lc = NewLoopingCall(r, func() *Deferred {
+			if calls++; calls == 3 {
+				require.NoError(t, lc.Stop())
+				return nil
+			}
 			d := deferred.New[struct{}]()
 			go d.Callback(struct{}{})
 			return d
@@ -245,11 +249,8 @@ func TestLoopingCallOnTheReactorWithDeferredsFiredElsewhere(t *testing.T) {
 				r.Stop()
 				return lc, nil
 			})
-			// Once the loop runs: a timer set before Run may be due at once
-			// on a loaded machine.
-			r.Schedule(10*time.Millisecond, func() { require.NoError(t, lc.Stop()) })
 		})
 		run(t, r)
-		assert.GreaterOrEqual(t, calls, 2)
+		assert.Equal(t, 3, calls, "each call came after the previous one's Deferred fired elsewhere")
 	})
 }
