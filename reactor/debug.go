@@ -30,10 +30,11 @@ var debugFromEnv = sync.OnceValue(func() bool {
 // Listener method) made from another goroutine while the reactor runs panics,
 // naming the call and the rule, and [deferred.Deferred.Wait] on the loop's
 // goroutine for a Deferred that has not fired fails at once with
-// [ErrBlockingOnLoop] instead of hanging. Each check costs about a
-// nanosecond or two (on amd64 and arm64; elsewhere a microsecond, for the
-// goroutine's id read from its stack), so a whole test suite can run with it. The default is off, or on when the environment variable
-// [DebugEnv] (TWIST_DEBUG) is set to 1.
+// [ErrBlockingOnLoop] instead of hanging. Each check costs a nanosecond or
+// two on amd64 and arm64 (elsewhere a microsecond: the goroutine's id is
+// read from its stack), so a whole test suite can run with it. The default
+// is off, or on when the environment variable [DebugEnv] (TWIST_DEBUG) is set
+// to 1.
 //
 // Without it, a loop-only call made from another goroutine while the loop is
 // blocked waiting for events (where the call would hang or corrupt the loop's
