@@ -14,13 +14,14 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-// TestSlowReaderBackpressure writes 100 MB, waiting on each Write, to a peer
+// TestSlowReaderBackpressure writes 16 MB, waiting on each Write, to a peer
 // that does not read at first, on a test loop: once nothing moves any more
-// (the stall), both the writer's buffer and the reader's queue are bounded;
-// once the peer reads, every byte arrives. (TestFaultSlowReader100MB does it
-// over sockets, with a reader that is slow.)
+// (the stall, 128 KiB in), both the writer's buffer and the reader's queue
+// are bounded; once the peer reads, every byte arrives.
+// (TestFaultSlowReader100MB writes 100 MB over sockets, to a reader that is
+// slow.)
 func TestSlowReaderBackpressure(t *testing.T) {
-	const total = 100 << 20
+	const total = 16 << 20
 	loop := newTestLoop(t)
 	server, client := loopPair(t, loop)
 	chunk := make([]byte, 64<<10)
