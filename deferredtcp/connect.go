@@ -54,6 +54,7 @@ func Connect(r Loop, network, address string, opts ...Option) *deferred.Deferred
 			} else {
 				a.startPortable()
 			}
+			a.track()
 		}
 		return nil, nil
 	})
@@ -70,10 +71,25 @@ type attempt struct {
 	timer   *reactor.DelayedCall
 	io      interface{ abort() } // the socket or dialer in progress, if any
 	done    bool
+	tracked *resource // the socket, while the loop may be collected unrun
+}
+
+// track registers the attempt's socket, before Run, with the resources a
+// loop garbage collected unrun closes.
+func (a *attempt) track() {
+	if a.done || a.loop.r.Running() {
+		return
+	}
+	if c := attemptCloser(a.io); c != nil {
+		a.tracked = a.loop.res.track(c)
+	}
 }
 
 func (a *attempt) finish() {
 	a.done = true
+	// Its socket is closed, or is the connection's, by now.
+	a.loop.res.untrack(a.tracked)
+	a.tracked = nil
 	delete(a.loop.attempts, a)
 	if a.timer != nil {
 		a.timer.Cancel()
@@ -93,6 +109,17 @@ func (a *attempt) succeed(c *Conn) {
 		c.Abort()
 		a.d.Errback(ErrClosed)
 		return
+	}
+	if lp := c.loop; !lp.r.Running() {
+		// Connected before Run: closed if the loop is collected unrun. The
+		// connection's Lost fires once its socket is closed.
+		if closer := connCloser(c.io); closer != nil {
+			h := lp.res.track(closer)
+			c.Lost().AddBoth(func(struct{}, *failure.Failure) (struct{}, error) {
+				lp.res.untrack(h)
+				return struct{}{}, nil
+			})
+		}
 	}
 	a.d.Callback(c)
 }

@@ -63,15 +63,19 @@ func TestBeforeShutdownTriggerSaysGoodbyeToEveryClient(t *testing.T) {
 	})
 }
 
-// The case: 10 reactors that Listen (and Serve) but never run give
-// every descriptor back once they are garbage collected.
-func TestUnrunReactorsWithListenersLeaveNoFDs(t *testing.T) {
+// The case: 10 reactors that Listen (and Serve), and Connect, but
+// never run give every descriptor back once they are garbage collected.
+func TestUnrunReactorsLeaveNoFDs(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+		server, err := net.Listen("tcp", "127.0.0.1:0") // never accepts: connects wait in its backlog
+		require.NoError(t, err)
+		defer server.Close()
 		before := countFDs(t)
 		for range 10 {
 			r := newReactor()
 			l := listen(t, r)
 			l.Serve(func(c *deferredtcp.Conn) { c.Close() })
+			deferredtcp.Connect(r, "tcp", server.Addr().String())
 		}
 		require.Greater(t, countFDs(t), before, "the listeners are open")
 		for range 500 {

@@ -17,3 +17,26 @@ func listenerCloser(io listenerIO) func() {
 	}
 	return nil
 }
+
+// attemptCloser is listenerCloser for a connection attempt in progress.
+func attemptCloser(io any) func() {
+	if e, ok := io.(*epollAttempt); ok && e.fd >= 0 {
+		fd := e.fd
+		return func() { unix.Close(fd) }
+	}
+	return nil // a portable dial: its goroutine and net's finalizers see to it
+}
+
+// connCloser is listenerCloser for a connection.
+func connCloser(io connIO) func() {
+	switch io := io.(type) {
+	case *epollConn:
+		if fd := io.fd; fd >= 0 {
+			return func() { unix.Close(fd) }
+		}
+	case *portableConn:
+		nc := io.nc
+		return func() { nc.Close() }
+	}
+	return nil
+}

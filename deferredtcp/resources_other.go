@@ -11,3 +11,16 @@ func listenerCloser(io listenerIO) func() {
 	}
 	return nil
 }
+
+// attemptCloser is listenerCloser for a connection attempt in progress: a
+// portable dial's goroutine and net's finalizers see to it.
+func attemptCloser(any) func() { return nil }
+
+// connCloser is listenerCloser for a connection.
+func connCloser(io connIO) func() {
+	if p, ok := io.(*portableConn); ok {
+		nc := p.nc
+		return func() { nc.Close() }
+	}
+	return nil
+}
