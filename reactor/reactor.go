@@ -25,7 +25,9 @@ const (
 // Methods are to be called on the loop goroutine (from a callback), or before Run
 // by the goroutine that will call Run, unless their documentation says they are
 // safe from any goroutine ([Reactor.CallFromGoroutine], [Reactor.Stop],
-// [Reactor.Running], [Reactor.Now], [Reactor.Backend]).
+// [Reactor.Running], [Reactor.Now], [Reactor.Backend], [Reactor.CheckLoop]);
+// another goroutine that needs a result from the loop uses [BlockingCall].
+// [WithDebug] (or TWIST_DEBUG=1) makes every loop-only call check its goroutine.
 type Reactor struct {
 	cfg    config
 	log    *slog.Logger
