@@ -169,13 +169,21 @@ func TestBlockingCall(t *testing.T) {
 	})
 }
 
-func TestGoid(t *testing.T) {
-	a := goid()
+func TestGoroutineIdentity(t *testing.T) {
+	a, ga := goid(), getg()
 	assert.NotZero(t, a)
+	assert.NotZero(t, ga)
 	assert.Equal(t, a, goid())
-	ch := make(chan uint64)
-	go func() { ch <- goid() }()
-	assert.NotEqual(t, a, <-ch)
+	assert.Equal(t, ga, getg())
+	type ids struct {
+		id uint64
+		g  uintptr
+	}
+	ch := make(chan ids)
+	go func() { ch <- ids{goid(), getg()} }()
+	other := <-ch
+	assert.NotEqual(t, a, other.id)
+	assert.NotEqual(t, ga, other.g)
 }
 
 // An Inline body runs on a goroutine of its own (a coroutine), resumed by
