@@ -125,7 +125,7 @@ func (co *Co) resume() (ended bool) {
 		}
 	}()
 	for {
-		s, ok := co.next()
+		s, ok := resumeBody(co.next)
 		if !ok {
 			returned = true
 			return true

@@ -34,7 +34,9 @@ func (systemClock) AfterFunc(d time.Duration, f func()) func() bool {
 // Failure that Wait returned counts as handled and is not reported as
 // unhandled. Wait on a Deferred that has fired and rests reads the result
 // in place, without allocating. Never call Wait on the reactor's goroutine
-// for a Deferred the reactor has yet to fire: it would wait forever.
+// for a Deferred the reactor has yet to fire: it would wait forever (under
+// the reactor's debug switch it fails at once instead; see
+// [SetBlockingCheck]).
 func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
 	if d.claim() {
 		// A resting Failure is seen already: an unseen one is watched,
@@ -50,6 +52,14 @@ func (d *Deferred[T]) Wait(ctx context.Context) (T, error) {
 	w := &waiter[T]{done: wakeups.Get().(chan struct{})}
 	if l := d.queue(w); l != nil {
 		drive(l)
+	}
+	// Only a waiter that has not run would block (one that ran has sent
+	// its wake-up, which the select below takes).
+	if w.state.Load() == waiting {
+		if err := mayBlock(); err != nil && w.state.CompareAndSwap(waiting, abandoned) {
+			var zero T
+			return zero, err
+		}
 	}
 	select {
 	case <-w.done:

@@ -199,3 +199,25 @@ func TestWaitOnARestingDeferredAllocatesNothing(t *testing.T) {
 	allocs = testing.AllocsPerRun(100, func() { _, _ = f.Wait(ctx) })
 	assert.Zero(t, allocs)
 }
+
+// A blocking check that lets Wait block must not eat the wake-up of a
+// waiter that ran at once: Wait on a fired Failure (which a waiter step
+// observes, rather than the allocation-free read) returns it.
+func TestWaitWithBlockingCheckOnFiredFailure(t *testing.T) {
+	checked := 0
+	prev := deferred.SetBlockingCheck(func() error { checked++; return nil })
+	t.Cleanup(func() { deferred.SetBlockingCheck(prev) })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	boom := errors.New("boom")
+	_, err := deferred.Fail[int](boom).Wait(ctx)
+	require.ErrorIs(t, err, boom, "Wait returns the Failure, not the context's end")
+
+	d := deferred.New[int]()
+	go d.Callback(7)
+	v, err := d.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 7, v)
+	require.LessOrEqual(t, checked, 1, "only a Wait that would block asks the check")
+}

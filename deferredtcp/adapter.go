@@ -2,7 +2,6 @@ package deferredtcp
 
 import (
 	deferred "github.com/twistgo/twist/defer"
-	"github.com/twistgo/twist/reactor"
 )
 
 // ListenTCP listens on address ("host:port"; ":0" picks a free port) and
@@ -13,16 +12,16 @@ import (
 // [Listener.Close] or the reactor's shutdown), once each however many
 // listeners and connectors share f. opts are [Listen]'s. ListenTCP is loop
 // goroutine only (or before Run).
-func ListenTCP(r *reactor.Reactor, address string, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
+func ListenTCP(r Loop, address string, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
 	return listenFactory(r, "tcp", address, f, opts)
 }
 
 // ListenUNIX is [ListenTCP] on a Unix socket at path (Twisted's listenUNIX).
-func ListenUNIX(r *reactor.Reactor, path string, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
+func ListenUNIX(r Loop, path string, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
 	return listenFactory(r, "unix", path, f, opts)
 }
 
-func listenFactory(r *reactor.Reactor, network, address string, f Factory, opts []Option) *deferred.Deferred[*Listener] {
+func listenFactory(r Loop, network, address string, f Factory, opts []Option) *deferred.Deferred[*Listener] {
 	return deferred.Then(Listen(r, network, address, opts...), func(l *Listener) (*Listener, error) {
 		ServeFactory(l, f)
 		return l, nil
@@ -34,8 +33,8 @@ func listenFactory(r *reactor.Reactor, network, address string, f Factory, opts 
 // StopFactory once l is closed. Loop goroutine only.
 func ServeFactory(l *Listener, f Factory) {
 	timeout := l.cfg.handshakeTimeout
-	startFactory(f)
-	whenListenerClosed(l, func() { stopFactory(f) })
+	startFactory(l.r, f)
+	whenListenerClosed(l, func() { stopFactory(l.r, f) })
 	l.Serve(func(c *Conn) {
 		p := f.BuildProtocol(c.RemoteAddr())
 		if p == nil {

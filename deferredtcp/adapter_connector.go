@@ -7,7 +7,6 @@ import (
 
 	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/failure"
-	"github.com/twistgo/twist/reactor"
 )
 
 // IConnector): [ConnectTCP] returns one, and passes it to every
@@ -15,7 +14,7 @@ import (
 // Connector is disconnected, connecting or connected. Its methods are loop
 // goroutine only.
 type Connector struct {
-	r       *reactor.Reactor
+	r       Loop
 	network string
 	address string
 	opts    []Option
@@ -64,7 +63,7 @@ var (
 // StartFactory runs before the first attempt and StopFactory when the
 // connector is left disconnected by the callbacks. Loop goroutine only (or
 // before Run).
-func ConnectTCP(r *reactor.Reactor, address string, f ClientFactory, opts ...Option) *Connector {
+func ConnectTCP(r Loop, address string, f ClientFactory, opts ...Option) *Connector {
 	c := NewConnector(r, "tcp", address, f, opts...)
 	c.Connect()
 	return c
@@ -72,7 +71,7 @@ func ConnectTCP(r *reactor.Reactor, address string, f ClientFactory, opts ...Opt
 
 // ConnectUNIX is [ConnectTCP] to the Unix socket at path (Twisted's
 // connectUNIX).
-func ConnectUNIX(r *reactor.Reactor, path string, f ClientFactory, opts ...Option) *Connector {
+func ConnectUNIX(r Loop, path string, f ClientFactory, opts ...Option) *Connector {
 	c := NewConnector(r, "unix", path, f, opts...)
 	c.Connect()
 	return c
@@ -81,7 +80,7 @@ func ConnectUNIX(r *reactor.Reactor, path string, f ClientFactory, opts ...Optio
 // NewConnector returns a disconnected [Connector] to address on network
 // ("tcp", "tcp4", "tcp6" or "unix"); [Connector.Connect] starts it. Safe
 // from any goroutine.
-func NewConnector(r *reactor.Reactor, network, address string, f ClientFactory, opts ...Option) *Connector {
+func NewConnector(r Loop, network, address string, f ClientFactory, opts ...Option) *Connector {
 	return &Connector{r: r, network: network, address: address, f: f, opts: opts}
 }
 
@@ -95,7 +94,7 @@ func (c *Connector) Connect() error {
 	c.state, c.stopping = connecting, false
 	if !c.factoryStarted {
 		c.factoryStarted = true
-		startFactory(c.f)
+		startFactory(c.r, c.f)
 	}
 	var d *deferred.Deferred[*Conn]
 	if c.dial != nil {
@@ -158,7 +157,7 @@ func (c *Connector) connectionLost(reason *failure.Failure) {
 func (c *Connector) maybeStopFactory() {
 	if c.state == disconnected && c.factoryStarted {
 		c.factoryStarted = false
-		stopFactory(c.f)
+		stopFactory(c.r, c.f)
 	}
 }
 

@@ -131,7 +131,7 @@ func (t *connTransport) guard(what string, f func()) {
 func (t *connTransport) recoverPanic(what string) {
 	if v := recover(); v != nil {
 		f := failure.FromPanic(v)
-		t.c.Reactor().Logger().Error("deferredtcp: protocol panicked; connection aborted",
+		t.c.Loop().Logger().Error("deferredtcp: protocol panicked; connection aborted",
 			"in", what, "protocol", fmt.Sprintf("%T", t.p), "panic", f.Error(), "traceback", f.Traceback())
 		t.abortWith(f)
 	}
@@ -252,7 +252,7 @@ func (t *connTransport) pull() {
 		return
 	}
 	t.pullPending = true
-	t.c.Reactor().Schedule(0, t.pullTick)
+	t.c.Loop().Schedule(0, t.pullTick)
 }
 
 func (t *connTransport) pullTick() {

@@ -14,66 +14,55 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-// TestSlowReaderBackpressure writes 100 MB, waiting on each Write, to a peer
-// that does not read at first: both the writer's buffer and the reader's
-// queue stay bounded while it stalls; once the peer reads, every byte
-// arrives.
+// TestSlowReaderBackpressure writes 16 MB, waiting on each Write, to a peer
+// that does not read at first, on a test loop: once nothing moves any more
+// (the stall, 128 KiB in), both the writer's buffer and the reader's queue
+// are bounded; once the peer reads, every byte arrives.
+// (TestFaultSlowReader100MB writes 100 MB over sockets, to a reader that is
+// slow.)
 func TestSlowReaderBackpressure(t *testing.T) {
-	const total = 100 << 20
-	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
-		r := newReactor()
-		chunk := make([]byte, 64<<10)
-		var sent, received, maxBuffered, stalledBuffered, stalledQueued int
-		var writeErr error
-		pair(t, r, func(server, client *deferredtcp.Conn) {
-			var write func()
-			write = func() {
-				for sent < total {
-					d := client.Write(chunk)
-					maxBuffered = max(maxBuffered, client.Buffered()+server.Queued())
-					if !d.Called() {
-						d.AddCallbacks(func(int) (int, error) {
-							sent += len(chunk)
-							write()
-							return 0, nil
-						}, func(f *failure.Failure) (int, error) {
-							writeErr = f
-							return 0, nil
-						})
-						return
-					}
+	const total = 16 << 20
+	loop := newTestLoop(t)
+	server, client := loopPair(t, loop)
+	chunk := make([]byte, 64<<10)
+	var sent, received, maxBuffered int
+	var writeErr error
+	var write func()
+	write = func() {
+		for sent < total {
+			d := client.Write(chunk)
+			maxBuffered = max(maxBuffered, client.Buffered()+server.Queued())
+			if !d.Called() {
+				d.AddCallbacks(func(int) (int, error) {
 					sent += len(chunk)
-				}
-				client.Close()
-			}
-			write()
-			// Watch for the stall, then start reading.
-			last := -1
-			var watch func()
-			watch = func() {
-				if sent != last {
-					last = sent
-					r.Schedule(20*time.Millisecond, watch)
-					return
-				}
-				stalledBuffered, stalledQueued = client.Buffered(), server.Queued()
-				server.OnData(func(p []byte) { received += len(p) })
-				server.OnEOF(func() {
-					server.Close()
-					r.Stop()
+					write()
+					return 0, nil
+				}, func(f *failure.Failure) (int, error) {
+					writeErr = f
+					return 0, nil
 				})
+				return
 			}
-			watch()
-		})
-		run(t, r)
-		require.NoError(t, writeErr)
-		require.Equal(t, total, sent)
-		require.Equal(t, total, received)
-		require.Less(t, maxBuffered, 1<<20, "bytes buffered in the process at most")
-		require.LessOrEqual(t, stalledBuffered, deferredtcp.DefaultHighWatermark+len(chunk))
-		require.LessOrEqual(t, stalledQueued, 2*deferredtcp.DefaultReadBufferSize, "the reader stopped reading")
-		t.Logf("at the stall: %d bytes in the write buffer, %d queued for reading; max %d", stalledBuffered, stalledQueued, maxBuffered)
-	})
+			sent += len(chunk)
+		}
+		client.Close()
+	}
+	write()
+	loop.Flush()
+	require.Less(t, sent, total, "the writer stalled")
+	stalledBuffered, stalledQueued := client.Buffered(), server.Queued()
+	server.OnData(func(p []byte) { received += len(p) })
+	eof := false
+	server.OnEOF(func() { eof = true; server.Close() })
+	loop.Flush()
+	require.True(t, eof)
+	require.NoError(t, writeErr)
+	require.Equal(t, total, sent)
+	require.Equal(t, total, received)
+	require.Less(t, maxBuffered, 1<<20, "bytes buffered in the process at most")
+	require.LessOrEqual(t, stalledBuffered, deferredtcp.DefaultHighWatermark+len(chunk))
+	require.LessOrEqual(t, stalledQueued, 2*deferredtcp.DefaultReadBufferSize, "the reader stopped reading")
+	t.Logf("at the stall: %d bytes in the write buffer, %d queued for reading; max %d", stalledBuffered, stalledQueued, maxBuffered)
 }
 
 func TestWriteWaitsForLowWatermark(t *testing.T) {
@@ -116,30 +105,30 @@ func TestMaxWriteBuffer(t *testing.T) {
 	})
 }
 
+// TestIdleTimeout, on a test loop: activity (a byte read) pushes the
+// timeout back; with none for the whole timeout, the connection is closed
+// cleanly and Lost reports ErrIdleTimeout, a net.Error whose Timeout is true.
 func TestIdleTimeout(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
-		r := newReactor()
-		var serverLost, clientLost *outcome[struct{}]
-		var start time.Time
-		var took time.Duration
-		pair(t, r, func(server, client *deferredtcp.Conn) {
-			start = time.Now()
-			server.SetIdleTimeout(60 * time.Millisecond)
-			server.OnData(func([]byte) {})
-			r.Schedule(40*time.Millisecond, func() { client.Send([]byte("still here")) })
-			serverLost = record(server.Lost())
-			clientLost = record(client.Lost())
-			after(server.Lost(), func() { took = time.Since(start) })
-			client.OnEOF(func() { client.Close() })
-			after(client.Lost(), stop(r))
-		})
-		run(t, r)
-		require.ErrorIs(t, serverLost.err, deferredtcp.ErrIdleTimeout)
-		var ne net.Error
-		require.True(t, errors.As(serverLost.err, &ne) && ne.Timeout())
-		require.NoError(t, clientLost.err, "the idle connection closed cleanly: the peer read EOF")
-		require.GreaterOrEqual(t, took, 100*time.Millisecond, "activity at 40ms pushed the timeout back")
-	})
+	loop := newTestLoop(t)
+	server, client := loopPair(t, loop)
+	start := loop.Now()
+	server.SetIdleTimeout(60 * time.Millisecond)
+	server.OnData(func([]byte) {})
+	client.OnEOF(func() { client.Close() })
+	serverLost, clientLost := server.Lost(), client.Lost()
+	loop.Advance(40 * time.Millisecond)
+	client.Send([]byte("still here"))
+	loop.Advance(59 * time.Millisecond)
+	require.False(t, serverLost.Called(), "activity at 40ms pushed the timeout back")
+	loop.Advance(time.Millisecond)
+	loop.Flush()
+	_, err := fired(t, serverLost)
+	require.ErrorIs(t, err, deferredtcp.ErrIdleTimeout)
+	var ne net.Error
+	require.True(t, errors.As(err, &ne) && ne.Timeout())
+	require.Equal(t, 100*time.Millisecond, loop.Now().Sub(start))
+	_, err = fired(t, clientLost)
+	require.NoError(t, err, "the idle connection closed cleanly: the peer read EOF")
 }
 
 func TestOnDataEcho(t *testing.T) {

@@ -36,7 +36,7 @@ import (
 // waited on from other goroutines, with [deferred.Deferred.Wait].
 type Conn struct {
 	loop    *loop
-	r       *reactor.Reactor
+	r       Loop
 	io      connIO
 	network string
 	laddr   net.Addr
@@ -170,12 +170,19 @@ func (c *Conn) start() {
 
 func isTCP(network string) bool { return network != "unix" }
 
-// Reactor returns the reactor that serves the connection. Safe from any
-// goroutine.
-func (c *Conn) Reactor() *reactor.Reactor { return c.r }
+// Reactor returns the reactor that serves the connection, or nil when its
+// [Loop] is not a reactor (a test loop). Safe from any goroutine.
+func (c *Conn) Reactor() *reactor.Reactor {
+	r, _ := c.r.(*reactor.Reactor)
+	return r
+}
+
+// Loop returns the loop that serves the connection. Safe from any goroutine.
+func (c *Conn) Loop() Loop { return c.r }
 
 // LocalAddr returns the connection's local address.
 func (c *Conn) LocalAddr() net.Addr {
+	c.r.CheckLoop("Conn.LocalAddr")
 	if c.laddr == nil && c.state != connClosed {
 		c.laddr = c.io.localAddr()
 	}
@@ -195,6 +202,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 // read. (Cancel runs the errback on the goroutine that cancels: give
 // AddTimeout the reactor, a deferred.Clock, to keep it on the loop.)
 func (c *Conn) Read() *deferred.Deferred[[]byte] {
+	c.r.CheckLoop("Conn.Read")
 	return c.read(readReq{kind: readAny})
 }
 
@@ -204,6 +212,7 @@ func (c *Conn) Read() *deferred.Deferred[[]byte] {
 // if the connection is lost (reset, aborted, timed out), with the reason,
 // whatever was queued. Its other errors are Read's.
 func (c *Conn) ReadFull(n int) *deferred.Deferred[[]byte] {
+	c.r.CheckLoop("Conn.ReadFull")
 	if n <= 0 {
 		return deferred.Succeed([]byte{})
 	}
@@ -218,6 +227,7 @@ func (c *Conn) ReadFull(n int) *deferred.Deferred[[]byte] {
 // LineReceiver's). Its end-of-stream errors are ReadFull's. An empty delim
 // panics.
 func (c *Conn) ReadUntil(delim []byte, max int) *deferred.Deferred[[]byte] {
+	c.r.CheckLoop("Conn.ReadUntil")
 	if len(delim) == 0 {
 		panic("deferredtcp: ReadUntil with an empty delimiter")
 	}
@@ -420,6 +430,7 @@ func (c *Conn) updateReading() {
 // stream. If f panics, the connection is aborted and [Conn.Lost] fails with
 // the panic's Failure (which is logged with its traceback).
 func (c *Conn) OnData(f func(p []byte)) {
+	c.r.CheckLoop("Conn.OnData")
 	if f != nil && c.rd.kind != readNone {
 		d := c.rd.d
 		c.rd = readReq{}
@@ -467,6 +478,7 @@ func (c *Conn) recoverHandler(what string) {
 // typically closes it here. If f panics, the connection is aborted, as for
 // [Conn.OnData].
 func (c *Conn) OnEOF(f func()) {
+	c.r.CheckLoop("Conn.OnEOF")
 	c.onEOF = f
 	if f != nil && c.eof && c.state != connClosed {
 		c.callOnEOF()
@@ -484,6 +496,7 @@ func (c *Conn) OnEOF(f func()) {
 // [ErrWriteBufferFull], writing nothing, and aborts the connection with that
 // reason.
 func (c *Conn) Write(p []byte) *deferred.Deferred[int] {
+	c.r.CheckLoop("Conn.Write")
 	if err := c.enqueue(p); err != nil {
 		return deferred.Fail[int](err)
 	}
@@ -499,6 +512,7 @@ func (c *Conn) Write(p []byte) *deferred.Deferred[int] {
 // Deferred: the allocation-free write for [Conn.OnData] servers. Watch
 // [Conn.Buffered] (or wait on a Write now and then) to respect backpressure.
 func (c *Conn) Send(p []byte) error {
+	c.r.CheckLoop("Conn.Send")
 	return c.enqueue(p)
 }
 
@@ -596,6 +610,7 @@ func (c *Conn) wrote(n int) {
 // Deferred fires once the socket is closed, whatever the reason; [Conn.Lost]
 // tells the reason. Calling Close again returns another such Deferred.
 func (c *Conn) Close() *deferred.Deferred[struct{}] {
+	c.r.CheckLoop("Conn.Close")
 	if c.state == connClosed {
 		return deferred.Succeed(struct{}{})
 	}
@@ -622,6 +637,7 @@ func (c *Conn) closeWith(reason error) {
 // [ErrAborted]; pending reads and writes fail with it too. It does nothing on
 // a closed connection.
 func (c *Conn) Abort() {
+	c.r.CheckLoop("Conn.Abort")
 	c.lose(ErrAborted, true)
 }
 
@@ -630,6 +646,7 @@ func (c *Conn) Abort() {
 // with [ErrClosed]. When the peer has closed its side too, the connection
 // closes cleanly. It returns [ErrClosed] on a closed connection.
 func (c *Conn) CloseWrite() error {
+	c.r.CheckLoop("Conn.CloseWrite")
 	if c.state != connOpen {
 		return ErrClosed
 	}
@@ -662,6 +679,7 @@ func (c *Conn) shutdownWrite() error {
 // write, such as a reset by the peer). Cancelling the Deferred unsubscribes
 // it, from any goroutine; it then fails with [deferred.ErrCancelled].
 func (c *Conn) Lost() *deferred.Deferred[struct{}] {
+	c.r.CheckLoop("Conn.Lost")
 	if c.state == connClosed {
 		if c.reason != nil {
 			return deferred.Fail[struct{}](c.reason)
@@ -728,6 +746,7 @@ func (c *Conn) lose(reason error, abort bool) {
 // another d (a peer that stopped reading) is aborted. The timer runs on the
 // reactor. d <= 0 turns it off.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
+	c.r.CheckLoop("Conn.SetIdleTimeout")
 	c.idle = d
 	if d <= 0 || c.state == connClosed {
 		c.stopIdle()
@@ -837,6 +856,7 @@ func (c *Conn) stopIdle() {
 // than waiting to be coalesced (Nagle's algorithm). Connections start with it
 // on unless [WithNoDelay](false) is given. It does nothing on Unix sockets.
 func (c *Conn) SetNoDelay(on bool) error {
+	c.r.CheckLoop("Conn.SetNoDelay")
 	if c.state == connClosed {
 		return ErrClosed
 	}
@@ -850,6 +870,7 @@ func (c *Conn) SetNoDelay(on bool) error {
 // intervals). Connections start with the system default (off on Linux). It
 // does nothing on Unix sockets.
 func (c *Conn) SetKeepAlive(on bool) error {
+	c.r.CheckLoop("Conn.SetKeepAlive")
 	if c.state == connClosed {
 		return ErrClosed
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/twistgo/twist/reactor"
 )
 
-func useEpoll(r *reactor.Reactor) bool { return r.Backend() == reactor.Epoll }
+func useEpoll(r Loop) bool { return r.Backend() == reactor.Epoll }
 
 // epollConn is the epoll I/O path: a non-blocking socket read and written on
 // the loop goroutine when the reactor reports it ready.

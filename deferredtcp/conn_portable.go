@@ -193,6 +193,7 @@ type portableListener struct {
 	exited  chan struct{} // closed by the accepting goroutine as it returns
 	closed  bool
 	asked   bool // a token is out
+	started bool // the accepting goroutine was started (loop goroutine only)
 	next    net.Conn
 	err     error
 	recvFn  func()
@@ -214,7 +215,15 @@ func adoptPortable(l *Listener, nl net.Listener) {
 	p.recvFn = p.received
 	l.addr = nl.Addr()
 	l.io = p
-	go p.acceptor(func(f func()) { l.loop.handOff(f, p.dropAccepted) })
+	// Started from the loop, so that a reactor that never runs is not kept
+	// alive (and its socket open) by the goroutine.
+	l.r.Schedule(0, func() {
+		if p.closed {
+			return // closed before the loop got here: no goroutine to start
+		}
+		p.started = true
+		go p.acceptor(func(f func()) { l.loop.handOff(f, p.dropAccepted) })
+	})
 }
 
 // dropAccepted closes what the acceptor accepted for a loop that is gone.
@@ -284,7 +293,9 @@ func (p *portableListener) close(done func()) {
 	p.closed = true
 	close(p.done)
 	p.nl.Close()
-	<-p.exited
+	if p.started {
+		<-p.exited
+	}
 	done()
 }
 

@@ -20,14 +20,27 @@ import (
 // Options: [WithTimeout], [WithBindAddress], and the connection options
 // ([WithWatermarks], [WithReadBufferSize], [WithMaxWriteBuffer],
 // [WithNoDelay]). Connect is loop goroutine only (or before Run).
-func Connect(r *reactor.Reactor, network, address string, opts ...Option) *deferred.Deferred[*Conn] {
+//
+// Once r has begun its "during shutdown" phase, or has stopped, Connect fails
+// with a *net.OpError of reactor.ErrNotRunning, and opens nothing. On a Loop
+// with an in-memory network ([MemoryLoop], such as deferredtcptest.Loop),
+// Connect reaches the in-memory listener bound to address.
+func Connect(r Loop, network, address string, opts ...Option) *deferred.Deferred[*Conn] {
+	r.CheckLoop("Connect")
 	cfg := newConfig(opts)
-	lp := loopFor(r)
+	lp, err := loopFor(r)
+	if err != nil {
+		return deferred.Fail[*Conn](notRunning("dial", network, nil))
+	}
 	a := &attempt{loop: lp, network: network, cfg: cfg}
 	a.d = deferred.NewWithCanceller(a.cancelled)
 	lp.attempts[a] = struct{}{}
 	if cfg.timeout > 0 {
 		a.timer = r.Schedule(cfg.timeout, a.timedOut)
+	}
+	if mn := memoryNetworkOf(r); mn != nil {
+		mn.connect(a, address)
+		return a.d
 	}
 	resolve(r, "dial", network, address).AddBoth(func(addr net.Addr, f *failure.Failure) (net.Addr, error) {
 		switch {
@@ -41,6 +54,7 @@ func Connect(r *reactor.Reactor, network, address string, opts ...Option) *defer
 			} else {
 				a.startPortable()
 			}
+			a.track()
 		}
 		return nil, nil
 	})
@@ -57,10 +71,25 @@ type attempt struct {
 	timer   *reactor.DelayedCall
 	io      interface{ abort() } // the socket or dialer in progress, if any
 	done    bool
+	tracked *resource // the socket, while the loop may be collected unrun
+}
+
+// track registers the attempt's socket, before Run, with the resources a
+// loop garbage collected unrun closes.
+func (a *attempt) track() {
+	if a.done || a.loop.r.Running() {
+		return
+	}
+	if c := attemptCloser(a.io); c != nil {
+		a.tracked = a.loop.res.track(c)
+	}
 }
 
 func (a *attempt) finish() {
 	a.done = true
+	// Its socket is closed, or is the connection's, by now.
+	a.loop.res.untrack(a.tracked)
+	a.tracked = nil
 	delete(a.loop.attempts, a)
 	if a.timer != nil {
 		a.timer.Cancel()
@@ -80,6 +109,17 @@ func (a *attempt) succeed(c *Conn) {
 		c.Abort()
 		a.d.Errback(ErrClosed)
 		return
+	}
+	if lp := c.loop; !lp.r.Running() {
+		// Connected before Run: closed if the loop is collected unrun. The
+		// connection's Lost fires once its socket is closed.
+		if closer := connCloser(c.io); closer != nil {
+			h := lp.res.track(closer)
+			c.Lost().AddBoth(func(struct{}, *failure.Failure) (struct{}, error) {
+				lp.res.untrack(h)
+				return struct{}{}, nil
+			})
+		}
 	}
 	a.d.Callback(c)
 }

@@ -13,7 +13,7 @@ import (
 
 // Off Linux every reactor is Portable: the epoll path is never taken.
 
-func useEpoll(*reactor.Reactor) bool { return false }
+func useEpoll(Loop) bool { return false }
 
 func listenEpoll(*Listener, net.Addr) error { return errors.ErrUnsupported }
 

@@ -715,101 +715,97 @@ func TestFaultPanics(t *testing.T) {
 	})
 }
 
-// TestFaultStopWithStuckWrites stops the reactor while a connection has
-// 16 MiB buffered for a peer that does not read. Shutdown lets it flush
-// for two seconds, then aborts it; and when the reactor's own shutdown
-// timeout is shorter than that, the connection is still aborted before Run
-// returns, so that its Lost fires and its descriptor is closed.
+// TestFaultStopWithStuckWrites stops while a connection has 16 MiB
+// buffered for a peer that does not read. Shutdown lets it flush for two
+// seconds, then aborts it (on a test loop, whose clock runs during Stop as a
+// reactor's does; the peer, stuck writing too, does not read); and when the
+// reactor's own shutdown timeout is shorter than that, the connection is
+// still aborted before Run returns, so that its Lost fires and its
+// descriptor is closed.
 func TestFaultStopWithStuckWrites(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		timeout time.Duration // the reactor's WithShutdownTimeout; 0 for its default
-		took    time.Duration // how long shutdown takes, at least
-	}{
-		{"grace", 0, 2 * time.Second},
-		{"shutdown-timeout", 100 * time.Millisecond, 100 * time.Millisecond},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			for _, b := range []reactor.Backend{reactor.Epoll, reactor.Portable} {
-				t.Run(b.String(), func(t *testing.T) {
-					checkFDs(t)
-					checkGoroutines(t)
-					deferredtest.NoUnhandled(t)
-					opts := []reactor.Option{reactor.WithBackend(b),
-						reactor.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil)))}
-					if tc.timeout > 0 {
-						opts = append(opts, reactor.WithShutdownTimeout(tc.timeout))
-					}
-					r := reactor.New(opts...)
-					l := listen(t, r)
-					// The peer connects, and never reads.
-					peer, err := net.Dial("tcp", l.Addr().String())
-					require.NoError(t, err)
-					defer peer.Close()
-					var serverLost *outcome[struct{}]
-					var buffered int
-					var stopped time.Time
-					l.Serve(func(c *deferredtcp.Conn) {
-						serverLost = record(c.Lost())
-						c.Send(make([]byte, 16<<20))
-						buffered = c.Buffered()
-						stopped = time.Now()
-						r.Stop()
-					})
-					run(t, r)
-					took := time.Since(stopped)
-					require.Greater(t, buffered, 1<<20, "the writes are stuck")
-					require.True(t, serverLost.done, "Lost fired before Run returned")
-					require.ErrorIs(t, serverLost.err, deferredtcp.ErrAborted)
-					require.GreaterOrEqual(t, took, tc.took)
-					require.Less(t, took, tc.took+time.Second)
-					t.Logf("%d bytes stuck; shut down in %v", buffered, took.Round(time.Millisecond))
+	t.Run("grace", func(t *testing.T) {
+		loop := newTestLoop(t)
+		server, client := loopPair(t, loop)
+		serverLost, clientLost := server.Lost(), client.Lost()
+		server.Send(make([]byte, 16<<20))
+		client.Send(make([]byte, 16<<20))
+		loop.Flush()
+		require.Greater(t, server.Buffered(), 1<<20, "the writes are stuck")
+		stopped := loop.Now()
+		loop.Stop()
+		for _, d := range []*deferred.Deferred[struct{}]{serverLost, clientLost} {
+			_, err := fired(t, d)
+			require.ErrorIs(t, err, deferredtcp.ErrAborted)
+		}
+		require.Equal(t, 2*time.Second, loop.Now().Sub(stopped))
+	})
+	t.Run("shutdown-timeout", func(t *testing.T) {
+		const timeout = 100 * time.Millisecond
+		for _, b := range []reactor.Backend{reactor.Epoll, reactor.Portable} {
+			t.Run(b.String(), func(t *testing.T) {
+				checkFDs(t)
+				checkGoroutines(t)
+				deferredtest.NoUnhandled(t)
+				r := reactor.New(reactor.WithBackend(b), reactor.WithShutdownTimeout(timeout),
+					reactor.WithLogger(slog.New(slog.NewTextHandler(t.Output(), nil))))
+				l := listen(t, r)
+				// The peer connects, and never reads.
+				peer, err := net.Dial("tcp", l.Addr().String())
+				require.NoError(t, err)
+				defer peer.Close()
+				var serverLost *outcome[struct{}]
+				var buffered int
+				var stopped time.Time
+				l.Serve(func(c *deferredtcp.Conn) {
+					serverLost = record(c.Lost())
+					c.Send(make([]byte, 16<<20))
+					buffered = c.Buffered()
+					stopped = time.Now()
+					r.Stop()
 				})
-			}
-		})
-	}
+				run(t, r)
+				took := time.Since(stopped)
+				require.Greater(t, buffered, 1<<20, "the writes are stuck")
+				require.True(t, serverLost.done, "Lost fired before Run returned")
+				require.ErrorIs(t, serverLost.err, deferredtcp.ErrAborted)
+				require.GreaterOrEqual(t, took, timeout)
+				require.Less(t, took, timeout+time.Second)
+				t.Logf("%d bytes stuck; shut down in %v", buffered, took.Round(time.Millisecond))
+			})
+		}
+	})
 }
 
 // TestFaultPartialLineThenFault leaves half a line queued for a pending
 // ReadUntil, then breaks the connection: by the idle timeout, or by the
-// peer's reset. The read fails with that reason, as Lost does, not with
-// io.ErrUnexpectedEOF, which would hide why the line never came (that is
-// for a peer that closed cleanly mid-line).
+// peer's reset (on a test loop). The read fails with that reason, as Lost
+// does, not with io.ErrUnexpectedEOF, which would hide why the line never
+// came (that is for a peer that closed cleanly mid-line).
 func TestFaultPartialLineThenFault(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault func(r *reactor.Reactor, server, client *deferredtcp.Conn)
+		fault func(server, client *deferredtcp.Conn)
 		is    func(error) bool
 	}{
-		{"idle-timeout", func(r *reactor.Reactor, server, client *deferredtcp.Conn) {
+		{"idle-timeout", func(server, client *deferredtcp.Conn) {
 			server.SetIdleTimeout(30 * time.Millisecond)
 			client.OnEOF(func() { client.Close() }) // the timeout closes cleanly
 		}, func(err error) bool { return errors.Is(err, deferredtcp.ErrIdleTimeout) }},
-		{"peer-reset", func(r *reactor.Reactor, server, client *deferredtcp.Conn) {
-			r.Schedule(10*time.Millisecond, client.Abort)
-		}, isReset},
-		{"peer-close", func(r *reactor.Reactor, server, client *deferredtcp.Conn) {
-			r.Schedule(10*time.Millisecond, func() { client.Close() })
-		}, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }},
+		{"peer-reset", func(server, client *deferredtcp.Conn) { client.Abort() }, isReset},
+		{"peer-close", func(server, client *deferredtcp.Conn) { client.Close() },
+			func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
-				r := newReactor()
-				var line *outcome[[]byte]
-				pair(t, r, func(server, client *deferredtcp.Conn) {
-					client.OnData(func([]byte) {})
-					client.Write([]byte("half a li"))
-					d := server.ReadUntil([]byte("\n"), 100)
-					line = record(d)
-					tc.fault(r, server, client)
-					after(d, func() {
-						server.Abort()
-						after(client.Lost(), stop(r))
-					})
-				})
-				run(t, r)
-				require.True(t, tc.is(line.err), "the read failed with %v", line.err)
-			})
+			loop := newTestLoop(t)
+			server, client := loopPair(t, loop)
+			client.Write([]byte("half a li"))
+			d := server.ReadUntil([]byte("\n"), 100)
+			loop.Flush()
+			require.False(t, d.Called())
+			tc.fault(server, client)
+			loop.Advance(time.Second)
+			_, err := fired(t, d)
+			require.True(t, tc.is(err), "the read failed with %v", err)
 		})
 	}
 }

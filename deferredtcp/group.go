@@ -56,7 +56,10 @@ func ListenGroup(g *reactor.Group, network, address string, handle func(*Conn), 
 	for i, r := range rs {
 		s := socks[i]
 		r.CallFromGoroutine(func() {
-			l := s.adopt(r, network, cfg)
+			l, err := s.adopt(r, network, cfg)
+			if err != nil {
+				return // r is shutting down: the socket is closed
+			}
 			gl.mu.Lock()
 			closing := gl.closing
 			gl.listeners = append(gl.listeners, l)
@@ -89,7 +92,7 @@ func resolveBlocking(network, address string) (net.Addr, error) {
 // by its reactor.
 type groupSocket interface {
 	addr() net.Addr
-	adopt(r *reactor.Reactor, network string, cfg config) *Listener
+	adopt(r *reactor.Reactor, network string, cfg config) (*Listener, error)
 	release()
 }
 

@@ -37,15 +37,19 @@ type fdSocket struct {
 func (s *fdSocket) addr() net.Addr { return s.local }
 func (s *fdSocket) release()       { unix.Close(s.fd) }
 
-func (s *fdSocket) adopt(r *reactor.Reactor, network string, cfg config) *Listener {
-	lp := loopFor(r)
+func (s *fdSocket) adopt(r *reactor.Reactor, network string, cfg config) (*Listener, error) {
+	lp, err := loopFor(r)
+	if err != nil {
+		s.release()
+		return nil, err
+	}
 	l := &Listener{loop: lp, r: r, cfg: cfg, network: network, addr: s.local}
 	l.cancelAccept = l.acceptCancelled
 	e := &epollListener{l: l, fd: s.fd}
 	e.onRead = e.readable
 	l.io = e
-	lp.listeners[l] = struct{}{}
-	return l
+	lp.adoptListener(l)
+	return l, nil
 }
 
 type netSocket struct{ nl net.Listener }
@@ -53,11 +57,15 @@ type netSocket struct{ nl net.Listener }
 func (s *netSocket) addr() net.Addr { return s.nl.Addr() }
 func (s *netSocket) release()       { s.nl.Close() }
 
-func (s *netSocket) adopt(r *reactor.Reactor, network string, cfg config) *Listener {
-	lp := loopFor(r)
+func (s *netSocket) adopt(r *reactor.Reactor, network string, cfg config) (*Listener, error) {
+	lp, err := loopFor(r)
+	if err != nil {
+		s.release()
+		return nil, err
+	}
 	l := &Listener{loop: lp, r: r, cfg: cfg, network: network}
 	l.cancelAccept = l.acceptCancelled
 	adoptPortable(l, s.nl)
-	lp.listeners[l] = struct{}{}
-	return l
+	lp.adoptListener(l)
+	return l, nil
 }

@@ -3,13 +3,14 @@ package deferredtcp_test
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/deferredtcp"
+	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
 
@@ -18,65 +19,80 @@ import (
 // default, and going over it ends the connection with a clear reason.
 
 // TestLimitMaxConnections serves with WithMaxConnections(3) and five
-// clients: three are accepted, the other two wait in the backlog (their
-// connects complete in the kernel) until a served connection closes; then
-// one more is accepted per close, never more than three open at once.
+// clients, on a test loop: three are accepted, the other two wait in the
+// backlog (their connects complete, as in the kernel) until a served
+// connection closes; then one more is accepted per close, never more than
+// three open at once.
 func TestLimitMaxConnections(t *testing.T) {
+	const limit, clients = 3, 5
+	loop := newTestLoop(t)
+	l, err := fired(t, deferredtcp.Listen(loop, "tcp", "server:80", deferredtcp.WithMaxConnections(limit)))
+	require.NoError(t, err)
+	var open []*deferredtcp.Conn
+	accepted, maxOpen := 0, 0
+	l.Serve(func(c *deferredtcp.Conn) {
+		accepted++
+		open = append(open, c)
+		maxOpen = max(maxOpen, len(open))
+		after(c.Lost(), func() { open = slices.DeleteFunc(open, func(o *deferredtcp.Conn) bool { return o == c }) })
+	})
+	var dialed []*deferred.Deferred[*deferredtcp.Conn]
+	for range clients {
+		dialed = append(dialed, deferredtcp.Connect(loop, "tcp", "server:80"))
+	}
+	var served []int // accepted count once nothing moves any more
+	for {
+		loop.Flush()
+		served = append(served, accepted)
+		if accepted == clients || len(served) > clients {
+			break
+		}
+		open[0].Close()
+	}
+	for _, d := range dialed {
+		_, err := fired(t, d)
+		require.NoError(t, err, "every client connected at once, accepted or not")
+	}
+	require.Equal(t, []int{3, 4, 5}, served, "accepted after 0, 1 and 2 closes")
+	require.Equal(t, limit, maxOpen)
+}
+
+// TestLimitMaxConnectionsOnSockets is TestLimitMaxConnections on real
+// sockets, without waiting to see that no more are accepted: all five are
+// served in the end, never more than three open at once.
+func TestLimitMaxConnectionsOnSockets(t *testing.T) {
 	const limit, clients = 3, 5
 	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r, deferredtcp.WithMaxConnections(limit))
-		var open []*deferredtcp.Conn
-		accepted, maxOpen, dialled := 0, 0, 0
-		var served []int // accepted count at each check
-		// Each step waits (for events) until the expected connections are
-		// accepted and every client has connected, then lets 50 ms pass to
-		// show that no more are, and closes the oldest served connection.
-		expect := limit
-		var settle func()
-		step := func() {
-			if accepted >= expect && dialled == clients {
-				r.Schedule(50*time.Millisecond, settle)
-			}
-		}
-		settle = func() {
-			served = append(served, accepted)
-			if accepted == clients || len(served) > clients {
-				l.Close()
-				r.Stop()
-				return
-			}
-			expect = accepted + 1
-			open[0].Close()
-		}
+		open, accepted, maxOpen, clientsDone := 0, 0, 0, 0
 		l.Serve(func(c *deferredtcp.Conn) {
 			accepted++
-			open = append(open, c)
-			maxOpen = max(maxOpen, len(open))
-			after(c.Lost(), func() {
-				for i, o := range open {
-					if o == c {
-						open = append(open[:i], open[i+1:]...)
-						break
-					}
-				}
-			})
-			step()
+			open++
+			maxOpen = max(maxOpen, open)
+			after(c.Lost(), func() { open-- })
+			// Serve for a turn of the loop, then close: the next waits.
+			r.Schedule(0, func() { c.Close() })
 		})
 		r.CallWhenRunning(func() {
 			for range clients {
-				deferred.Then(deferredtcp.Connect(r, "tcp", l.Addr().String()), func(c *deferredtcp.Conn) (struct{}, error) {
+				deferred.ThenDeferred(deferredtcp.Connect(r, "tcp", l.Addr().String()), func(c *deferredtcp.Conn) *deferred.Deferred[struct{}] {
 					c.OnData(func([]byte) {})
 					c.OnEOF(func() { c.Close() })
-					dialled++
-					step()
+					return c.Lost()
+				}).AddBoth(func(_ struct{}, f *failure.Failure) (struct{}, error) {
+					require.Nil(t, f)
+					if clientsDone++; clientsDone == clients {
+						l.Close()
+						r.Stop()
+					}
 					return struct{}{}, nil
 				})
 			}
 		})
 		run(t, r)
-		require.Equal(t, []int{3, 4, 5}, served, "accepted after 0, 1 and 2 closes")
-		require.Equal(t, limit, maxOpen)
+		require.Equal(t, clients, accepted)
+		require.LessOrEqual(t, maxOpen, limit)
 	})
 }
 
@@ -87,44 +103,55 @@ func TestLimitMaxConnections(t *testing.T) {
 // the bound is DefaultMaxWriteBuffer, 64 MiB.
 func TestLimitMaxWriteBuffer(t *testing.T) {
 	require.Equal(t, 64<<20, deferredtcp.DefaultMaxWriteBuffer)
-	for _, tc := range []struct {
-		name  string
-		opts  []deferredtcp.Option
-		bound int
-	}{
-		{"1MiB", []deferredtcp.Option{deferredtcp.WithMaxWriteBuffer(1 << 20)}, 1 << 20},
-		{"default", nil, deferredtcp.DefaultMaxWriteBuffer},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
-				r := newReactor()
-				var sendErr error
-				var maxBuffered, sent int
-				var serverLost, clientLost *outcome[struct{}]
-				pair(t, r, func(server, client *deferredtcp.Conn) {
-					serverLost = record(server.Lost())
-					clientLost = record(client.Lost())
-					chunk := make([]byte, 256<<10)
-					for sendErr == nil {
-						sendErr = server.Send(chunk)
-						if sendErr == nil {
-							sent += len(chunk)
-						}
-						maxBuffered = max(maxBuffered, server.Buffered())
-					}
-					// The peer notices the reset once it reads again.
-					after(server.Lost(), func() { client.OnData(func([]byte) {}) })
-					after(client.Lost(), stop(r))
-				}, tc.opts...)
-				run(t, r)
-				require.ErrorIs(t, sendErr, deferredtcp.ErrWriteBufferFull)
-				require.ErrorIs(t, serverLost.err, deferredtcp.ErrWriteBufferFull, "Lost tells why")
-				require.True(t, isReset(clientLost.err), "the peer sees a reset: %v", clientLost.err)
-				require.LessOrEqual(t, maxBuffered, tc.bound)
-				t.Logf("sent %d bytes before the bound; %d buffered at most", sent, maxBuffered)
-			})
-		})
+	// Over sockets, with a 1 MiB bound.
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+		r := newReactor()
+		var sendErr error
+		var maxBuffered, sent int
+		var serverLost, clientLost *outcome[struct{}]
+		pair(t, r, func(server, client *deferredtcp.Conn) {
+			serverLost = record(server.Lost())
+			clientLost = record(client.Lost())
+			sent, maxBuffered, sendErr = sendUntilFull(server)
+			// The peer notices the reset once it reads again.
+			after(server.Lost(), func() { client.OnData(func([]byte) {}) })
+			after(client.Lost(), stop(r))
+		}, deferredtcp.WithMaxWriteBuffer(1<<20))
+		run(t, r)
+		require.ErrorIs(t, sendErr, deferredtcp.ErrWriteBufferFull)
+		require.ErrorIs(t, serverLost.err, deferredtcp.ErrWriteBufferFull, "Lost tells why")
+		require.True(t, isReset(clientLost.err), "the peer sees a reset: %v", clientLost.err)
+		require.LessOrEqual(t, maxBuffered, 1<<20)
+		t.Logf("sent %d bytes before the bound; %d buffered at most", sent, maxBuffered)
+	})
+	// The default bound applies without the option: one Send over it fails,
+	// writing nothing (on a test loop: a 64 MiB buffer proves nothing more
+	// than the 1 MiB one, and fills slowly).
+	t.Run("default", func(t *testing.T) {
+		loop := newTestLoop(t)
+		server, client := loopPair(t, loop)
+		serverLost, clientLost := server.Lost(), client.Lost()
+		require.ErrorIs(t, server.Send(make([]byte, deferredtcp.DefaultMaxWriteBuffer+1)), deferredtcp.ErrWriteBufferFull)
+		loop.Flush()
+		_, err := fired(t, serverLost)
+		require.ErrorIs(t, err, deferredtcp.ErrWriteBufferFull, "Lost tells why")
+		_, err = fired(t, clientLost)
+		require.True(t, isReset(err), "the peer sees a reset: %v", err)
+		require.Zero(t, client.Queued(), "nothing was written")
+	})
+}
+
+// sendUntilFull Sends 256 KiB chunks to c, ignoring backpressure, until a
+// Send fails; it returns the bytes sent, the most buffered, and the error.
+func sendUntilFull(c *deferredtcp.Conn) (sent, maxBuffered int, err error) {
+	chunk := make([]byte, 256<<10)
+	for err == nil {
+		if err = c.Send(chunk); err == nil {
+			sent += len(chunk)
+		}
+		maxBuffered = max(maxBuffered, c.Buffered())
 	}
+	return sent, maxBuffered, err
 }
 
 // TestLimitLineLengthDefault reads lines with ReadUntil's max at 0: the

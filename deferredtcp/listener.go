@@ -6,7 +6,6 @@ import (
 
 	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/failure"
-	"github.com/twistgo/twist/reactor"
 )
 
 // Listener accepts connections on a TCP or Unix socket, on one reactor.
@@ -18,7 +17,8 @@ import (
 // goroutine that will call it).
 type Listener struct {
 	loop    *loop
-	r       *reactor.Reactor
+	r       Loop
+	tracked *resource // the socket, while the loop may be collected unrun
 	cfg     config
 	network string
 	addr    net.Addr
@@ -91,18 +91,29 @@ type listenerIO interface {
 // and the connection options ([WithWatermarks], [WithReadBufferSize],
 // [WithMaxWriteBuffer], [WithNoDelay]) for the connections it accepts. Listen is loop goroutine only
 // (or before Run).
-func Listen(r *reactor.Reactor, network, address string, opts ...Option) *deferred.Deferred[*Listener] {
+//
+// Once r has begun its "during shutdown" phase, or has stopped, Listen fails
+// with a *net.OpError of reactor.ErrNotRunning, and binds nothing. On a Loop
+// with an in-memory network ([MemoryLoop], such as deferredtcptest.Loop),
+// Listen binds address there, with no socket and no name resolution.
+func Listen(r Loop, network, address string, opts ...Option) *deferred.Deferred[*Listener] {
+	r.CheckLoop("Listen")
 	cfg := newConfig(opts)
+	if mn := memoryNetworkOf(r); mn != nil {
+		return deferred.Execute(func() (*Listener, error) { return mn.listen(r, network, address, cfg) })
+	}
 	return deferred.Then(resolve(r, "listen", network, address), func(addr net.Addr) (*Listener, error) {
 		return listenOn(r, network, addr, cfg)
 	})
 }
 
-func listenOn(r *reactor.Reactor, network string, addr net.Addr, cfg config) (*Listener, error) {
-	lp := loopFor(r)
+func listenOn(r Loop, network string, addr net.Addr, cfg config) (*Listener, error) {
+	lp, err := loopFor(r)
+	if err != nil {
+		return nil, notRunning("listen", network, addr)
+	}
 	l := &Listener{loop: lp, r: r, cfg: cfg, network: network}
 	l.cancelAccept, l.updateFn = l.acceptCancelled, l.update
-	var err error
 	if useEpoll(r) {
 		err = listenEpoll(l, addr)
 	} else {
@@ -111,19 +122,35 @@ func listenOn(r *reactor.Reactor, network string, addr net.Addr, cfg config) (*L
 	if err != nil {
 		return nil, err
 	}
-	lp.listeners[l] = struct{}{}
+	lp.adoptListener(l)
 	return l, nil
+}
+
+// adoptListener makes l one of lp's listeners, closed at shutdown; until
+// the loop runs, its socket is also closed if the loop is garbage collected
+// unrun.
+func (lp *loop) adoptListener(l *Listener) {
+	lp.listeners[l] = struct{}{}
+	if !lp.r.Running() {
+		if c := listenerCloser(l.io); c != nil {
+			l.tracked = lp.res.track(c)
+		}
+	}
 }
 
 // Addr returns the address the listener is bound to, with the port the
 // system chose for port 0.
 func (l *Listener) Addr() net.Addr { return l.addr }
 
+// Loop returns the loop that serves the listener. Safe from any goroutine.
+func (l *Listener) Loop() Loop { return l.r }
+
 // Accept returns a Deferred that fires with the next connection. Accepts
 // are served in the order they were made. It fails with [ErrClosed] once the
 // listener is closed (and so do pending Accepts when it closes). Cancelling
 // it withdraws it, from any goroutine.
 func (l *Listener) Accept() *deferred.Deferred[*Conn] {
+	l.r.CheckLoop("Listener.Accept")
 	if l.closed {
 		return deferred.Fail[*Conn](ErrClosed)
 	}
@@ -151,6 +178,7 @@ func (l *Listener) acceptCancelled(*deferred.Deferred[*Conn]) {
 // [Conn.OnData] handler. A handle that panics has its connection aborted and
 // the panic logged. Serve(nil) stops serving.
 func (l *Listener) Serve(handle func(*Conn)) {
+	l.r.CheckLoop("Listener.Serve")
 	l.serve = handle
 	for handle != nil && len(l.ready) > 0 && !l.closed {
 		c := l.ready[0]
@@ -230,6 +258,7 @@ func (l *Listener) update() {
 // fires once the socket is closed (and, on the portable backend, its
 // accepting goroutine has returned).
 func (l *Listener) Close() *deferred.Deferred[struct{}] {
+	l.r.CheckLoop("Listener.Close")
 	if l.closeDone {
 		return deferred.Succeed(struct{}{})
 	}
@@ -241,6 +270,8 @@ func (l *Listener) Close() *deferred.Deferred[struct{}] {
 	l.closed = true
 	l.update()
 	delete(l.loop.listeners, l)
+	l.loop.res.untrack(l.tracked)
+	l.tracked = nil
 	for _, c := range l.ready {
 		c.Abort()
 	}

@@ -19,8 +19,9 @@ import (
 // TestLoadEcho is the CI-sized soak: 500 concurrent connections to an echo
 // server (half served by Read/Write chains, half by OnData/Send), each
 // sending messages of random sizes and checking that every byte comes back
-// in order, for 5 seconds on the epoll backend and 2 on the portable one
-// (a tenth of that with -short). The clients run on a second reactor, on
+// in order, for 5 seconds on the epoll backend and 2 on the portable one (a
+// fifth of that under the race detector, whose run is there for races, not
+// for wear; a tenth with -short). The clients run on a second reactor, on
 // another goroutine. No error is allowed, and the server's write buffers
 // stay bounded. The 5 000-connection, 60-second run is bench/cmd/soak.
 func TestLoadEcho(t *testing.T) {
@@ -30,8 +31,11 @@ func TestLoadEcho(t *testing.T) {
 		checkGoroutines(t)
 		server, clients := newReactor(), newReactor()
 		soak := durations[server.Backend()]
-		if testing.Short() {
+		switch {
+		case testing.Short():
 			soak /= 10
+		case raceEnabled:
+			soak /= 5
 		}
 		l := listen(t, server, deferredtcp.WithBacklog(conns))
 		served, serverLost := 0, 0

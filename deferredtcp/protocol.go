@@ -4,8 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"reflect"
-	"sync"
 
 	"github.com/twistgo/twist/failure"
 )
@@ -297,53 +295,3 @@ func (f *BaseClientFactory) ClientConnectionFailed(*Connector, *failure.Failure)
 
 // ClientConnectionLost does nothing.
 func (f *BaseClientFactory) ClientConnectionLost(*Connector, *failure.Failure) {}
-
-// factoryUsers counts, per FactoryStarter, the listeners and connectors
-// using it (Twisted's numPorts); factories may be shared between reactors.
-var factoryUsers = struct {
-	sync.Mutex
-	n map[any]int
-}{n: map[any]int{}}
-
-// startFactory notes one more user of f, calling StartFactory for the
-// first.
-func startFactory(f Factory) {
-	s, ok := f.(FactoryStarter)
-	if !ok {
-		return
-	}
-	if !reflect.ValueOf(s).Comparable() {
-		s.StartFactory()
-		return
-	}
-	factoryUsers.Lock()
-	n := factoryUsers.n[s]
-	factoryUsers.n[s] = n + 1
-	factoryUsers.Unlock()
-	if n == 0 {
-		s.StartFactory()
-	}
-}
-
-// stopFactory notes one user of f less, calling StopFactory after the last.
-func stopFactory(f Factory) {
-	s, ok := f.(FactoryStarter)
-	if !ok {
-		return
-	}
-	if !reflect.ValueOf(s).Comparable() {
-		s.StopFactory()
-		return
-	}
-	factoryUsers.Lock()
-	n := factoryUsers.n[s]
-	if n <= 1 {
-		delete(factoryUsers.n, s)
-	} else {
-		factoryUsers.n[s] = n - 1
-	}
-	factoryUsers.Unlock()
-	if n == 1 {
-		s.StopFactory()
-	}
-}

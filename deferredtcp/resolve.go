@@ -15,7 +15,7 @@ var errUnixPathNUL = errors.New("deferredtcp: NUL byte in a Unix socket path")
 // resolve turns address into a net.Addr for network: at once for Unix paths,
 // IP addresses and empty hosts, on a worker goroutine for host names (a DNS
 // lookup must not block the loop).
-func resolve(r *reactor.Reactor, op, network, address string) *deferred.Deferred[net.Addr] {
+func resolve(r Loop, op, network, address string) *deferred.Deferred[net.Addr] {
 	switch network {
 	case "unix":
 		if !isAbstract(address) && strings.IndexByte(address, 0) >= 0 {
@@ -41,5 +41,20 @@ func resolve(r *reactor.Reactor, op, network, address string) *deferred.Deferred
 	if _, err := netip.ParseAddr(host); err == nil || host == "" {
 		return deferred.Execute(lookup)
 	}
-	return reactor.DeferToGoroutine(r, lookup)
+	if rr, ok := r.(*reactor.Reactor); ok {
+		return reactor.DeferToGoroutine(rr, lookup)
+	}
+	// Another Loop: a goroutine of its own, the result handed to the loop.
+	d := deferred.New[net.Addr]()
+	go func() {
+		a, err := lookup()
+		r.CallFromGoroutine(func() {
+			if err != nil {
+				d.Errback(err)
+			} else {
+				d.Callback(a)
+			}
+		})
+	}()
+	return d
 }

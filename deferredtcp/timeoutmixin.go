@@ -146,7 +146,7 @@ func (m *TimeoutMixin) scheduler() reactor.Scheduler {
 	}
 	if b, ok := m.p.(embedsBase); ok {
 		if rc, ok := b.baseProtocol().Transport.(ConnTransport); ok {
-			m.clock = rc.Conn().Reactor()
+			m.clock = rc.Conn().Loop()
 			return m.clock
 		}
 	}

@@ -106,7 +106,7 @@ func connectDeadline(start, now time.Time, cfg *config, network string, raddr ne
 
 // dialTLS connects and makes the TLS handshake as one attempt: the connect
 // timeout covers both, and cancelling the Deferred stops either.
-func dialTLS(r *reactor.Reactor, network, address string, cfg *tls.Config, opts []Option) *deferred.Deferred[*Conn] {
+func dialTLS(r Loop, network, address string, cfg *tls.Config, opts []Option) *deferred.Deferred[*Conn] {
 	ccfg := newConfig(opts)
 	cfg = clientConfig(cfg, address)
 	start := r.Now()
@@ -259,7 +259,7 @@ func (h *handshake) stopTimer() {
 // handshake with cfg, then is served by a protocol f builds (connections
 // whose handshake fails, or is not over within [WithHandshakeTimeout], are
 // closed without one). Loop goroutine only.
-func ListenTLS(r *reactor.Reactor, address string, cfg *tls.Config, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
+func ListenTLS(r Loop, address string, cfg *tls.Config, f Factory, opts ...Option) *deferred.Deferred[*Listener] {
 	return deferred.Then(Listen(r, "tcp", address, opts...), func(l *Listener) (*Listener, error) {
 		ServeFactoryTLS(l, cfg, f, opts...)
 		return l, nil
@@ -270,8 +270,8 @@ func ListenTLS(r *reactor.Reactor, address string, cfg *tls.Config, f Factory, o
 // are the options of the TLS connections, [WithHandshakeTimeout] among
 // them.
 func ServeFactoryTLS(l *Listener, cfg *tls.Config, f Factory, opts ...Option) {
-	startFactory(f)
-	whenListenerClosed(l, func() { stopFactory(f) })
+	startFactory(l.r, f)
+	whenListenerClosed(l, func() { stopFactory(l.r, f) })
 	ccfg := newConfig(opts)
 	l.Serve(func(c *Conn) {
 		startTLS(c, cfg, true, &ccfg, nil, handshakeDeadline(c.r.Now(), &ccfg)).AddBoth(func(tc *Conn, fl *failure.Failure) (*Conn, error) {
@@ -294,7 +294,7 @@ func ServeFactoryTLS(l *Listener, cfg *tls.Config, f Factory, opts ...Option) {
 // ClientConnectionFailed, and the connect timeout ([WithTimeout], 30
 // seconds by default) covers it, as does [WithHandshakeTimeout]. An empty
 // cfg.ServerName is taken from address's host. Loop goroutine only.
-func ConnectTLS(r *reactor.Reactor, address string, cfg *tls.Config, f ClientFactory, opts ...Option) *Connector {
+func ConnectTLS(r Loop, address string, cfg *tls.Config, f ClientFactory, opts ...Option) *Connector {
 	c := NewConnector(r, "tcp", address, f, opts...)
 	c.dial = func() *deferred.Deferred[*Conn] { return dialTLS(r, "tcp", address, cfg, opts) }
 	c.Connect()
@@ -407,7 +407,7 @@ func (c *tlsNetConn) CloseWrite() error {
 // directions stay bounded. It owns the Conn (see connOwner).
 type tlsShim struct {
 	raw       *Conn
-	r         *reactor.Reactor
+	r         Loop
 	laddr     net.Addr
 	raddr     net.Addr
 	dataFn    func([]byte)

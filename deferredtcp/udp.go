@@ -104,7 +104,7 @@ func ListenUDPNetwork(r *reactor.Reactor, network, address string) *deferred.Def
 		}
 		u := &UDPConn{r: r, pc: pc}
 		u.cancel, u.drainFn, u.wantedFn = u.readCancelled, u.drain, u.updateWanted
-		u.trigger = r.AddSystemEventTrigger(reactor.Before, reactor.Shutdown, u.Close)
+		u.trigger = r.AddSystemEventTrigger(reactor.During, reactor.Shutdown, u.Close)
 		go u.reader()
 		return u, nil
 	})

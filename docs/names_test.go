@@ -64,9 +64,7 @@ var receivers = map[string]string{
 // fails until it is taken off this list, which is to be empty once that
 // work is merged. (The names of a package whose directory does not exist
 // yet are pending too, with no need to be listed.)
-var pending = map[string]bool{
-	"reactor.BlockingCall": true, // blockingCallFromThread
-}
+var pending = map[string]bool{}
 
 // qualified matches pkg.Name and pkg.Type.Member, and var.Member for the
 // variables of receivers; Go names start with a capital letter, which

@@ -1,5 +1,7 @@
 package reactor
 
+import "strconv"
+
 // Backend names how a [Reactor] waits for events. Choose one with [WithBackend];
 // [Reactor.Backend] tells which one a reactor uses.
 type Backend uint8
@@ -19,14 +21,17 @@ const (
 	Epoll
 )
 
-// String returns "epoll" or "portable".
+// String returns "epoll" or "portable"; for the zero Backend, which
+// [WithBackend] takes as [DefaultBackend], "default(epoll)" on Linux.
 func (b Backend) String() string {
 	switch b {
 	case Portable:
 		return "portable"
 	case Epoll:
 		return "epoll"
-	default:
+	case 0:
 		return "default(" + DefaultBackend.String() + ")"
+	default:
+		return "Backend(" + strconv.Itoa(int(b)) + ")"
 	}
 }

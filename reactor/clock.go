@@ -1,21 +1,25 @@
 package reactor
 
 import (
+	"math"
 	"sync"
 	"time"
 )
 
 // Clock is a deterministic [Scheduler] for tests (Twisted's task.Clock): time
 // stands still until [Clock.Advance] moves it, and the calls that come due then
-// run on the goroutine that called Advance. It keeps the reactor's ordering rules
-// — time order, equal times in scheduling order, and a call scheduled by a call
-// during an Advance (even with delay 0) waits for the next Advance — at an amortised
-// cost per call of at most one move per 6-bit digit of its due time (a radix
+// run on the goroutine that called Advance. Calls run in time order, equal times
+// in scheduling order, and, as in Twisted, a call that a call schedules (or
+// moves) to a time already reached runs in the same Advance — unlike on a
+// reactor, where a call scheduled from a call waits for the next iteration. It
+// costs, per call, at most one move per 6-bit digit of its due time (a radix
 // heap), not Twisted's O(n).
 //
-// A Clock and its DelayedCalls are safe for concurrent use; the scheduled
-// functions run without the Clock's lock held, so they may use the Clock. A panic
-// in a scheduled function propagates out of Advance, as it would in Twisted.
+// A Clock's methods are safe for concurrent use (its DelayedCalls are meant for
+// the goroutine that advances it, as a reactor's are for its loop); the
+// scheduled functions run without the Clock's lock held, so they may use the
+// Clock. A panic in a scheduled function propagates out of Advance, as it would
+// in Twisted.
 type Clock struct {
 	mu    sync.Mutex
 	start time.Time
@@ -53,15 +57,17 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 }
 
 // Advance moves the Clock's time forward by d, then runs, in order, every call
-// due by then that was scheduled before Advance began. It panics when d is
-// negative: time does not go back.
+// due by then, including those the calls schedule for a time already reached
+// (Twisted's advance, which runs calls while the first is due). A call that
+// keeps scheduling itself with delay 0 makes Advance loop forever, as in
+// Twisted. It panics when d is negative: time does not go back.
 func (c *Clock) Advance(d time.Duration) {
 	if d < 0 {
 		panic("reactor: Clock.Advance with a negative duration")
 	}
 	c.mu.Lock()
 	c.now = addSat(c.now, d)
-	now, limit := c.now, c.q.limit()
+	now, limit := c.now, uint64(math.MaxUint64)
 	for {
 		f, ok := c.q.popDue(now, limit)
 		if !ok {

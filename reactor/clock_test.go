@@ -38,18 +38,28 @@ func TestClockAdvanceRunsDueCallsInOrder(t *testing.T) {
 	assert.Empty(t, c.Pending())
 }
 
-func TestClockCallScheduledDuringAdvanceWaitsForTheNextAdvance(t *testing.T) {
+// Twisted's task.Clock.advance runs calls while the first one is due, so a
+// call that becomes due during an Advance runs in it; one due later does not.
+func TestClockRunsCallsThatBecomeDueDuringTheSameAdvance(t *testing.T) {
 	c := NewClock(epoch)
 	var got []string
 	c.Schedule(time.Second, func() {
 		got = append(got, "outer")
-		c.Schedule(0, func() { got = append(got, "inner") })
+		c.Schedule(0, func() {
+			got = append(got, "inner")
+			c.Schedule(0, func() { got = append(got, "innermost") })
+		})
+		c.Schedule(time.Second, func() { got = append(got, "later") })
 	})
+	moved := c.Schedule(time.Hour, func() { got = append(got, "moved") })
+	c.Schedule(2*time.Second, func() { require.NoError(t, moved.Reset(0)) })
 	c.Advance(time.Second)
-	assert.Equal(t, []string{"outer"}, got)
-	require.Len(t, c.Pending(), 1)
-	c.Advance(0)
-	assert.Equal(t, []string{"outer", "inner"}, got)
+	assert.Equal(t, []string{"outer", "inner", "innermost"}, got)
+	require.Len(t, c.Pending(), 3)
+	c.Advance(time.Second)
+	assert.Equal(t, []string{"outer", "inner", "innermost", "later", "moved"}, got,
+		"a call moved to now during the Advance runs in it")
+	assert.Empty(t, c.Pending())
 }
 
 func TestClockPendingIsSortedByTimeThenSchedulingOrder(t *testing.T) {

@@ -168,6 +168,12 @@ func (c *Cooperator) Start() { c.stopped = false }
 // started again since.
 func (c *Cooperator) Running() bool { return !c.stopped }
 
+// sliceDelay is how long after a slice the next one is scheduled: Twisted's
+// _EPSILON (10 µs) rather than 0, so that a fake Clock, whose Advance runs
+// every call that falls due while it advances, is stepped one slice per
+// Advance(sliceDelay) instead of spinning through every slice at once.
+const sliceDelay = 10 * time.Microsecond
+
 // add puts t at the end of the round, or fails it if c is stopped.
 func (c *Cooperator) add(t *CooperativeTask) {
 	if c.stopped {
@@ -177,7 +183,7 @@ func (c *Cooperator) add(t *CooperativeTask) {
 	t.queued = true
 	c.run = append(c.run, t)
 	if c.call == nil {
-		c.call = c.s.Schedule(0, c.tick)
+		c.call = c.s.Schedule(sliceDelay, c.tick)
 	}
 }
 
@@ -220,7 +226,7 @@ func (c *Cooperator) tick() {
 		}
 	}
 	if len(c.run) > 0 && c.call == nil {
-		c.call = c.s.Schedule(0, c.tick)
+		c.call = c.s.Schedule(sliceDelay, c.tick)
 	}
 }
 

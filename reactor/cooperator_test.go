@@ -88,7 +88,7 @@ func TestCooperatorInterleavesFairly(t *testing.T) {
 		nil,    // b and c find theirs
 	}
 	for i, want := range wantSlices {
-		clock.Advance(0)
+		clock.Advance(sliceDelay)
 		require.Equal(t, want, log.take(), "slice %d", i)
 	}
 	for _, e := range []*ending{a, b, c} {
@@ -111,7 +111,7 @@ func TestCooperatorStopsOnRequest(t *testing.T) {
 	tc := coop.Cooperate(counting(&log, "c", -1))
 	a, b, c := whenDone(ta), whenDone(tb), whenDone(tc)
 
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"a0", "b0", "c0"}, log.take())
 
 	require.NoError(t, tb.Stop())
@@ -122,9 +122,9 @@ func TestCooperatorStopsOnRequest(t *testing.T) {
 	require.ErrorIs(t, tb.Stop(), ErrTaskStopped, "a second Stop says why the task ended")
 	require.ErrorIs(t, tb.Pause(), ErrTaskStopped)
 
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"a1", "c1", "a2"}, log.take())
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"c2", "a3", "c3"}, log.take())
 
 	coop.Stop()
@@ -143,7 +143,7 @@ func TestCooperatorStopsOnRequest(t *testing.T) {
 
 	coop.Start()
 	again := whenDone(coop.Cooperate(counting(&log, "again", 1)))
-	clock.Pump(0, 0)
+	clock.Pump(sliceDelay, sliceDelay)
 	require.Equal(t, []string{"again0"}, log.take())
 	require.True(t, again.fired)
 	require.NoError(t, again.err)
@@ -160,14 +160,14 @@ func TestCooperatorTimeSlice(t *testing.T) {
 	coop.Cooperate(counting(&log, "b", -1))
 
 	start := time.Now()
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	spent := time.Since(start)
 	first := log.take()
 	require.GreaterOrEqual(t, spent, DefaultTimeSlice)
 	require.Greater(t, len(first), 2, "many steps fit in a slice")
 	require.Len(t, clock.Pending(), 1, "the next slice is scheduled")
 
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	second := log.take()
 	require.NotEmpty(t, second)
 	// The round goes on where it stopped: the task that did not take the
@@ -208,16 +208,16 @@ func TestCooperativeTaskWaitsOnDeferreds(t *testing.T) {
 	w := whenDone(waiter)
 	o := whenDone(coop.Cooperate(counting(&log, "o", -1)))
 
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"w0", "o0", "o1", "o2"}, log.take(), "the waiting task sits out")
 
 	gate.Callback(struct{}{})
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	// w rejoins at the end of the round, which is where the round stands;
 	// a Deferred fired already costs it no turn.
 	require.Equal(t, []string{"w1", "o3", "w2", "o4"}, log.take())
 
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"o5", "o6", "o7", "o8"}, log.take())
 	require.False(t, w.fired)
 
@@ -228,7 +228,7 @@ func TestCooperativeTaskWaitsOnDeferreds(t *testing.T) {
 	require.ErrorIs(t, waiter.Stop(), ErrTaskFinished)
 	require.Equal(t, []string{"w ended"}, log.take(), "its iterator was ended, not resumed")
 
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"o9", "o10", "o11", "o12"}, log.take())
 	coop.Stop()
 	log.take()
@@ -261,23 +261,23 @@ func TestCooperativeTaskPauseResume(t *testing.T) {
 	require.ErrorIs(t, ta.Resume(), ErrNotPaused)
 	require.NoError(t, ta.Pause())
 	require.NoError(t, ta.Pause())
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"b0", "b1"}, log.take())
 	require.NoError(t, ta.Resume())
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"b2", "b3"}, log.take(), "one Resume is not enough after two Pauses")
 	require.NoError(t, ta.Resume())
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"a0", "b4"}, log.take(), "a rejoins at the end of the round, where it stands")
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"a1", "b5"}, log.take(), "a now waits on gate")
 
 	require.NoError(t, ta.Pause())
 	gate.Callback(struct{}{})
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"b6", "b7"}, log.take(), "still paused after gate fired")
 	require.NoError(t, ta.Resume())
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"a2", "b8"}, log.take())
 	coop.Stop()
 	log.take()
@@ -296,7 +296,7 @@ func TestCooperativeTaskPanics(t *testing.T) {
 		panic("step exploded")
 	}))
 	coop.Cooperate(counting(&log, "o", -1))
-	clock.Pump(0, 0)
+	clock.Pump(sliceDelay, sliceDelay)
 	// The third step of the first slice is p's panic.
 	require.Equal(t, []string{"p0", "o0", "o1", "o2", "o3"}, log.take())
 	require.True(t, p.fired)
@@ -337,7 +337,7 @@ func TestCooperativeTaskStopsItself(t *testing.T) {
 	})
 	x = whenDone(coop.Cooperate(counting(&log, "x", -1)))
 
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.Equal(t, []string{"self0", "self stopped", "all0", "x0", "all1", "x stopped", "all stopped"}, log.take())
 	require.ErrorIs(t, s.err, ErrTaskStopped)
 	require.ErrorIs(t, x.err, ErrSchedulerStopped)
@@ -353,7 +353,7 @@ func TestCooperativeTaskLateFailureIsReported(t *testing.T) {
 	coop := NewCooperator(clock)
 	gate := deferred.New[struct{}]()
 	task := coop.Cooperate(func(yield func(*deferred.Deferred[struct{}]) bool) { yield(gate) })
-	clock.Advance(0)
+	clock.Advance(sliceDelay)
 	require.NoError(t, task.Stop())
 	errLate := errors.New("late failure")
 	gate.Errback(errLate)
@@ -431,7 +431,7 @@ func BenchmarkCooperatorStep(b *testing.B) {
 			}
 			b.ResetTimer()
 			for left > 0 {
-				clock.Advance(0)
+				clock.Advance(sliceDelay)
 			}
 			b.StopTimer()
 			coop.Stop()

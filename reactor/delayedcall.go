@@ -13,8 +13,11 @@ import (
 // DelayedCall is a function scheduled to run once at a given time, returned by
 // [Reactor.Schedule] and [Clock.Schedule] (Twisted's IDelayedCall).
 //
-// A reactor's DelayedCall may be used only on its loop goroutine (or before Run,
-// by the goroutine that will call Run); a [Clock]'s is safe from any goroutine.
+// Whichever [Scheduler] made it, a DelayedCall is used where that scheduler runs
+// its calls, as Schedule is: on a reactor's loop goroutine (or before Run, by the
+// goroutine that will call Run; checked under [WithDebug]), on the goroutine that
+// advances a [Clock]. From another goroutine, cancel through the stop function of
+// [Reactor.AfterFunc], or hand the call over with [Reactor.CallFromGoroutine].
 type DelayedCall struct {
 	f    func()
 	q    *timerQueue
@@ -35,6 +38,7 @@ const (
 // and [ErrAlreadyCancelled] when it was already cancelled.
 func (dc *DelayedCall) Cancel() error {
 	q := dc.q
+	q.check("DelayedCall.Cancel")
 	q.lock()
 	defer q.unlock()
 	if err := dc.inactiveErr(); err != nil {
@@ -56,6 +60,7 @@ func (dc *DelayedCall) Reset(d time.Duration) error {
 		return ErrNegativeDelay
 	}
 	q := dc.q
+	q.check("DelayedCall.Reset")
 	q.lock()
 	defer q.unlock()
 	if err := dc.inactiveErr(); err != nil {
@@ -71,6 +76,7 @@ func (dc *DelayedCall) Reset(d time.Duration) error {
 // [ErrAlreadyCalled] or [ErrAlreadyCancelled] when the call is no longer active.
 func (dc *DelayedCall) Delay(d time.Duration) error {
 	q := dc.q
+	q.check("DelayedCall.Delay")
 	q.lock()
 	defer q.unlock()
 	if err := dc.inactiveErr(); err != nil {
@@ -83,6 +89,7 @@ func (dc *DelayedCall) Delay(d time.Duration) error {
 // Active reports whether the call is still to run: neither called nor cancelled.
 func (dc *DelayedCall) Active() bool {
 	q := dc.q
+	q.check("DelayedCall.Active")
 	q.lock()
 	defer q.unlock()
 	return dc.inactiveErr() == nil
@@ -91,6 +98,7 @@ func (dc *DelayedCall) Active() bool {
 // Time returns when the call is due (Twisted's getTime).
 func (dc *DelayedCall) Time() time.Time {
 	q := dc.q
+	q.check("DelayedCall.Time")
 	q.lock()
 	defer q.unlock()
 	return q.base.Add(time.Duration(dc.when))
@@ -121,6 +129,14 @@ type timerQueue struct {
 	base     time.Time
 	nanotime func() int64
 	mu       *sync.Mutex
+	owner    *Reactor // the reactor whose loop the queue belongs to; nil for a Clock
+}
+
+// check is the owner's goroutine check, for a reactor's DelayedCalls.
+func (q *timerQueue) check(call string) {
+	if q.owner != nil {
+		q.owner.CheckLoop(call)
+	}
 }
 
 type timerEntry = timerheap.Entry[*DelayedCall]

@@ -130,3 +130,26 @@ func ExampleDeferToGoroutine() {
 	// Output:
 	// result on the loop: 42 <nil>
 }
+
+// Another goroutine gets a result from the loop with BlockingCall (Twisted's
+// blockingCallFromThread): f runs on the loop, and the goroutine waits for
+// the Deferred it returns.
+func ExampleBlockingCall() {
+	r := reactor.New()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v, err := reactor.BlockingCall(r, func() *deferred.Deferred[string] {
+			return reactor.CallLater(r, time.Millisecond, func() (string, error) { return "from the loop", nil })
+		})
+		fmt.Println(v, err)
+		_, err = reactor.BlockingCall(r, func() *deferred.Deferred[int] { panic("boom") })
+		fmt.Println(err) // a Failure of the panic
+		r.Stop()
+	}()
+	r.Run()
+	<-done
+	// Output:
+	// from the loop <nil>
+	// panic: boom
+}

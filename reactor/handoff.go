@@ -13,12 +13,16 @@ type handoffQueue struct {
 	spare  []func() // the previous batch, emptied; loop only
 }
 
-func (h *handoffQueue) push(f func()) {
+// push queues f and reports whether it did: once the queue is closed, f is
+// dropped.
+func (h *handoffQueue) push(f func()) bool {
 	h.mu.Lock()
-	if !h.closed {
+	ok := !h.closed
+	if ok {
 		h.queue = append(h.queue, f)
 	}
 	h.mu.Unlock()
+	return ok
 }
 
 // close makes the queue drop further pushes and returns what it still holds.

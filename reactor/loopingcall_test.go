@@ -88,15 +88,24 @@ func TestLoopingCallWithCountCountsElapsedIntervals(t *testing.T) {
 	}
 }
 
+// Twisted's test_withCountIntervalZero: on a Clock, one Advance(0) keeps
+// calling a zero-interval LoopingCall until it stops itself.
 func TestLoopingCallWithCountZeroInterval(t *testing.T) {
 	deferredtest.NoUnhandled(t)
 	c := NewClock(epoch)
 	var counts []int
-	lc := NewLoopingCallWithCount(c, func(n int) *Deferred { counts = append(counts, n); return nil })
-	lc.Start(0, true)
-	c.Pump(0, time.Hour, 0) // one call per Advance: each schedules the next
-	assert.Equal(t, []int{1, 1, 1, 1}, counts)
-	require.NoError(t, lc.Stop())
+	var lc *LoopingCall
+	lc = NewLoopingCallWithCount(c, func(n int) *Deferred {
+		counts = append(counts, n)
+		if len(counts) == 5 {
+			require.NoError(t, lc.Stop())
+		}
+		return nil
+	})
+	d := lc.Start(0, false)
+	c.Advance(0)
+	assert.Equal(t, []int{1, 1, 1, 1, 1}, counts)
+	assert.True(t, d.Called(), "stopped: Start's Deferred fired")
 }
 
 func TestLoopingCallWaitsForTheReturnedDeferred(t *testing.T) {
@@ -225,8 +234,12 @@ func TestLoopingCallOnTheReactorWithDeferredsFiredElsewhere(t *testing.T) {
 		deferredtest.NoUnhandled(t)
 		r := newReactor()
 		calls := 0 // loop goroutine only: the race detector checks it
-		lc := NewLoopingCall(r, func() *Deferred {
-			calls++
+		var lc *LoopingCall
+		lc = NewLoopingCall(r, func() *Deferred {
+			if calls++; calls == 3 {
+				require.NoError(t, lc.Stop())
+				return nil
+			}
 			d := deferred.New[struct{}]()
 			go d.Callback(struct{}{})
 			return d
@@ -237,8 +250,7 @@ func TestLoopingCallOnTheReactorWithDeferredsFiredElsewhere(t *testing.T) {
 				return lc, nil
 			})
 		})
-		r.Schedule(10*time.Millisecond, func() { require.NoError(t, lc.Stop()) })
 		run(t, r)
-		assert.GreaterOrEqual(t, calls, 2)
+		assert.Equal(t, 3, calls, "each call came after the previous one's Deferred fired elsewhere")
 	})
 }

@@ -20,6 +20,7 @@ type config struct {
 	backend         Backend
 	workers         int
 	shutdownTimeout time.Duration
+	debug           bool
 }
 
 const defaultShutdownTimeout = 30 * time.Second
@@ -29,9 +30,13 @@ func newConfig(opts []Option) config {
 		backend:         DefaultBackend,
 		workers:         runtime.GOMAXPROCS(0) * 4,
 		shutdownTimeout: defaultShutdownTimeout,
+		debug:           debugFromEnv(),
 	}
 	for _, o := range opts {
 		o.apply(&c)
+	}
+	if c.backend != Epoll && c.backend != Portable {
+		c.backend = DefaultBackend
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -58,9 +63,10 @@ func WithSignals(sigs ...os.Signal) Option {
 }
 
 // WithBackend chooses how the reactor waits for events; the default is
-// [DefaultBackend] ([Epoll] on Linux, [Portable] elsewhere). A backend that cannot
-// be used on this system (Epoll off Linux, or epoll_create failing) falls back to
-// [Portable], with a warning in the log.
+// [DefaultBackend] ([Epoll] on Linux, [Portable] elsewhere), and so is the zero
+// Backend (whose String says so). A backend that cannot be used on this system
+// (Epoll off Linux, or epoll_create failing) falls back to [Portable], with a
+// warning in the log.
 func WithBackend(b Backend) Option {
 	return optionFunc(func(c *config) { c.backend = b })
 }

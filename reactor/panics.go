@@ -61,3 +61,14 @@ func logPanic(log *slog.Logger, where string, v any) {
 	f := failure.FromPanic(v)
 	log.Error("reactor: panic in "+where, "panic", fmt.Sprint(v), "traceback", f.Traceback())
 }
+
+// guardValue is guard for a function with a result: the zero value when it
+// panics.
+func guardValue[T any](log *slog.Logger, where string, f func() T) (v T) {
+	defer func() {
+		if p := recover(); p != nil {
+			logPanic(log, where, p)
+		}
+	}()
+	return f()
+}

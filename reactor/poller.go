@@ -7,8 +7,11 @@ import "time"
 // Everything except wake runs on the loop goroutine.
 type poller interface {
 	// wait blocks for at most timeout (forever when negative, not at all when
-	// zero), runs the handlers of ready file descriptors, and returns.
+	// zero) until an event or a wake-up, and returns.
 	wait(timeout time.Duration)
+	// dispatchReady runs the handlers of the file descriptors the last wait
+	// found ready.
+	dispatchReady()
 	// wake makes a blocked or upcoming wait return; safe from any goroutine.
 	wake()
 	// close releases the poller's resources.
@@ -36,6 +39,7 @@ type poller interface {
 // Run by the goroutine that will call Run. On the [Portable] backend they return
 // [ErrFDUnsupported]; other errors come from epoll_ctl.
 func (r *Reactor) AddReader(fd int, onReadable func()) error {
+	r.CheckLoop("Reactor.AddReader")
 	return r.poller.addReader(fd, onReadable)
 }
 
@@ -44,22 +48,32 @@ func (r *Reactor) AddReader(fd int, onReadable func()) error {
 // usually added only while output is pending and removed once it is flushed, since
 // a level-triggered writable socket is nearly always ready.
 func (r *Reactor) AddWriter(fd int, onWritable func()) error {
+	r.CheckLoop("Reactor.AddWriter")
 	return r.poller.addWriter(fd, onWritable)
 }
 
 // RemoveReader stops calling fd's reader; it does nothing when fd has none. It
 // takes effect at once, even for events of the current iteration. Loop goroutine
 // only; [ErrFDUnsupported] on the [Portable] backend.
-func (r *Reactor) RemoveReader(fd int) error { return r.poller.removeReader(fd) }
+func (r *Reactor) RemoveReader(fd int) error {
+	r.CheckLoop("Reactor.RemoveReader")
+	return r.poller.removeReader(fd)
+}
 
 // RemoveWriter stops calling fd's writer; it does nothing when fd has none. Loop
 // goroutine only; [ErrFDUnsupported] on the [Portable] backend.
-func (r *Reactor) RemoveWriter(fd int) error { return r.poller.removeWriter(fd) }
+func (r *Reactor) RemoveWriter(fd int) error {
+	r.CheckLoop("Reactor.RemoveWriter")
+	return r.poller.removeWriter(fd)
+}
 
 // RemoveAll removes every reader and writer and returns their file descriptors,
 // in increasing order, each once (Twisted's removeAll). Loop goroutine only; it
 // returns nil on the [Portable] backend.
-func (r *Reactor) RemoveAll() []int { return r.poller.removeAll() }
+func (r *Reactor) RemoveAll() []int {
+	r.CheckLoop("Reactor.RemoveAll")
+	return r.poller.removeAll()
+}
 
 // Backend reports the backend the reactor actually uses. Safe from any goroutine.
 func (r *Reactor) Backend() Backend { return r.poller.backend() }

@@ -66,6 +66,7 @@ type epollPoller struct {
 	handlers []fdHandlers
 	log      *slog.Logger
 	drain    [8]byte
+	got      int // events the last wait took, for dispatchReady
 
 	// park's state. epConn is nil when Go's poller would not take the epoll
 	// descriptor; the loop then always blocks in epoll_wait.
@@ -135,8 +136,14 @@ func (p *epollPoller) wait(timeout time.Duration) {
 	}
 	if err != nil {
 		p.log.Error("reactor: epoll_wait failed", "err", err)
-		return
+		n = 0
 	}
+	p.got = n
+}
+
+func (p *epollPoller) dispatchReady() {
+	n := p.got
+	p.got = 0
 	wakefd := int32(p.fds.wakefd)
 	for i := range n {
 		ev := p.events[i]

@@ -41,6 +41,7 @@ func (p *portablePoller) wake() {
 	}
 }
 
+func (p *portablePoller) dispatchReady()   {}
 func (p *portablePoller) close()           { p.timer.Stop() }
 func (p *portablePoller) backend() Backend { return Portable }
 

@@ -25,7 +25,9 @@ const (
 // Methods are to be called on the loop goroutine (from a callback), or before Run
 // by the goroutine that will call Run, unless their documentation says they are
 // safe from any goroutine ([Reactor.CallFromGoroutine], [Reactor.Stop],
-// [Reactor.Running], [Reactor.Now], [Reactor.Backend]).
+// [Reactor.Running], [Reactor.Now], [Reactor.Backend], [Reactor.CheckLoop]);
+// another goroutine that needs a result from the loop uses [BlockingCall].
+// [WithDebug] (or TWIST_DEBUG=1) makes every loop-only call check its goroutine.
 type Reactor struct {
 	cfg    config
 	log    *slog.Logger
@@ -33,9 +35,16 @@ type Reactor struct {
 	base   time.Time // the time of nanotime 0, with a monotonic reading
 
 	state    atomic.Int32
+	running  atomic.Bool // from "during startup" to "during shutdown": Running
 	sleeping atomic.Bool // the loop is (about to be) blocked in poller.wait
+	parked   atomic.Bool // the loop is blocked in poller.wait: it runs no callback
 	handoff  handoffQueue
 	stopErr  atomic.Pointer[error] // the first StopWithError's error, for Run
+	ended    chan struct{}         // closed when Run returns
+	debug    bool                  // WithDebug: loop-only calls check their goroutine
+	loopG    atomic.Uintptr        // the goroutine running the loop (getg), while it runs
+	loopGID  atomic.Uint64         // its id, under WithDebug, for messages
+	lent     atomic.Int32          // Inline bodies the loop resumed and waits for (WithDebug)
 
 	// Everything below belongs to the loop goroutine.
 	timers    timerQueue
@@ -46,14 +55,7 @@ type Reactor struct {
 	shutdown  shutdownState
 	pool      workerPool
 	coop      *Cooperator // Cooperate's and Coiterate's, made on first use
-}
-
-// shutdownState tracks the end of Run (loop goroutine only).
-type shutdownState struct {
-	triggersDone   bool         // the shutdown event has fired all its phases
-	deadlinePassed bool         // WithShutdownTimeout elapsed: stop waiting
-	deadline       *DelayedCall // the timer that sets deadlinePassed
-	done           bool         // the loop is to exit
+	exts      extensions
 }
 
 // New returns a reactor configured by opts, ready to [Reactor.Run]. Its poller's
@@ -61,9 +63,10 @@ type shutdownState struct {
 // returns, or when the Reactor is garbage collected without having run.
 func New(opts ...Option) *Reactor {
 	cfg := newConfig(opts)
-	r := &Reactor{cfg: cfg, log: cfg.logger, base: time.Now()}
+	r := &Reactor{cfg: cfg, log: cfg.logger, base: time.Now(), ended: make(chan struct{}), debug: cfg.debug}
 	r.timers.base = r.base
 	r.timers.nanotime = r.nanotime
+	r.timers.owner = r
 	r.poller = newPoller(cfg.backend, cfg.logger)
 	r.pool.init(cfg.workers)
 	return r
@@ -92,16 +95,17 @@ func (r *Reactor) Now() time.Time { return r.base.Add(time.Duration(r.nanotime()
 // deferredtcp, to log where the program asked. Safe from any goroutine.
 func (r *Reactor) Logger() *slog.Logger { return r.log }
 
-// Running reports whether [Reactor.Run] has been called and [Reactor.Stop] has
-// not. Safe from any goroutine.
-func (r *Reactor) Running() bool { return r.state.Load() == stateRunning }
+// Running reports whether the reactor is running, as Twisted's
+// reactor.running does: from the "during" phase of startup (so not in
+// "before startup" triggers) to the "during" phase of shutdown (so still in
+// "before shutdown" triggers). Safe from any goroutine.
+func (r *Reactor) Running() bool { return r.running.Load() }
 
 // Run runs the loop on the calling goroutine until the reactor stops: it fires
 // the startup triggers ("before", "during", then "after", which is where
 // [Reactor.CallWhenRunning] calls run), then runs timers, handed-over functions
-// and file-descriptor handlers as they come due. After [Reactor.Stop] it fires
-// the shutdown triggers, waits for their Deferreds and for [DeferToGoroutine]
-// functions (all within [WithShutdownTimeout]), releases the poller and returns
+// and file-descriptor handlers as they come due. After [Reactor.Stop] it shuts
+// down in Twisted's phases (see [Reactor.Stop]), releases the poller and returns
 // nil, or the error given to [Reactor.StopWithError].
 //
 // Run returns [ErrAlreadyRunning] while the reactor runs, and [ErrNotRestartable]
@@ -113,7 +117,10 @@ func (r *Reactor) Run() error {
 		}
 		return ErrAlreadyRunning
 	}
+	r.enterLoop()
+	defer close(r.ended)
 	defer r.state.Store(stateStopped)
+	defer r.leaveLoop()
 	defer r.poller.close()
 	defer r.watchSignals()()
 
@@ -121,10 +128,7 @@ func (r *Reactor) Run() error {
 	for !r.shutdown.done {
 		r.iterate()
 	}
-	// Calls queued before this point run, so that a goroutine that handed
-	// the loop a resource (an accepted socket) while it stopped is not left
-	// holding it; later ones are dropped.
-	runEach(r.log, handedOver, r.handoff.close())
+	r.finishShutdown()
 	if err := r.stopErr.Load(); err != nil {
 		return *err
 	}
@@ -149,8 +153,11 @@ func (r *Reactor) iterate() {
 			timeout = 0
 		}
 	}
+	r.parked.Store(true)
 	r.poller.wait(timeout)
+	r.parked.Store(false)
 	r.sleeping.Store(false)
+	r.poller.dispatchReady()
 }
 
 // handedOver names the calls of CallFromGoroutine in the log.
@@ -187,45 +194,17 @@ func (r *Reactor) timeout() time.Duration {
 // queued once the shutdown triggers are done, after them); functions queued
 // after it returned never run.
 func (r *Reactor) CallFromGoroutine(f func()) {
-	r.handoff.push(f)
-	if r.sleeping.Load() && r.sleeping.CompareAndSwap(true, false) {
+	r.callFromGoroutine(f)
+}
+
+// callFromGoroutine is CallFromGoroutine reporting whether f was queued: it
+// is not once Run has drained the queue for the last time.
+func (r *Reactor) callFromGoroutine(f func()) bool {
+	ok := r.handoff.push(f)
+	if ok && r.sleeping.Load() && r.sleeping.CompareAndSwap(true, false) {
 		r.poller.wake()
 	}
-}
-
-// Stop asks the reactor to stop and returns at once. On the loop, the shutdown
-// triggers then run ("before", waiting for their Deferreds, "during", "after"),
-// and [Reactor.Run] returns when they are done or [WithShutdownTimeout] has passed.
-// Stopping while startup triggers still wait for their Deferreds abandons the
-// rest of startup.
-//
-// Stop is safe to call from any goroutine. It returns [ErrNotRunning] when Run
-// has not been called, or Stop already was.
-func (r *Reactor) Stop() error {
-	if !r.state.CompareAndSwap(stateRunning, stateStopping) {
-		return ErrNotRunning
-	}
-	r.CallFromGoroutine(r.beginShutdown)
-	return nil
-}
-
-// StopWithError stops the reactor as [Reactor.Stop] does, and makes
-// [Reactor.Run] return err (the first one, if it is called more than once):
-// the way a program ends when something it cannot do without fails, such as
-// binding its port. It is typically an errback:
-//
-//	deferredtcp.Listen(r, "tcp", addr).AddErrback(func(f *failure.Failure) (*deferredtcp.Listener, error) {
-//		r.StopWithError(f)
-//		return nil, nil
-//	})
-//
-// It is safe to call from any goroutine, and returns Stop's error. A nil err
-// is a plain Stop.
-func (r *Reactor) StopWithError(err error) error {
-	if err != nil {
-		r.stopErr.CompareAndSwap(nil, &err)
-	}
-	return r.Stop()
+	return ok
 }
 
 // CallWhenRunning runs f once the reactor is running: at once if startup has
@@ -233,6 +212,7 @@ func (r *Reactor) StopWithError(err error) error {
 // order of the calls. A call made once shutdown has begun its "during" phase is
 // dropped. Loop goroutine only (or before Run).
 func (r *Reactor) CallWhenRunning(f func()) {
+	r.CheckLoop("Reactor.CallWhenRunning")
 	if r.started {
 		f()
 		return
@@ -246,6 +226,7 @@ func (r *Reactor) CallWhenRunning(f func()) {
 // the same iteration, even with delay 0. Schedule panics when delay is negative.
 // Loop goroutine only (or before Run).
 func (r *Reactor) Schedule(delay time.Duration, f func()) *DelayedCall {
+	r.CheckLoop("Reactor.Schedule")
 	return r.timers.schedule(delay, f)
 }
 
@@ -255,8 +236,9 @@ func (r *Reactor) Schedule(delay time.Duration, f func()) *DelayedCall {
 // goroutine (a Deferred may be fired anywhere); AfterFunc itself is loop only (or
 // before Run). It panics when d is negative.
 func (r *Reactor) AfterFunc(d time.Duration, f func()) (stop func() bool) {
+	r.CheckLoop("Reactor.AfterFunc")
 	var state atomic.Int32 // 0 pending, 1 fired, 2 stopped
-	dc := r.Schedule(d, func() {
+	dc := r.timers.schedule(d, func() {
 		if state.CompareAndSwap(0, 1) {
 			f()
 		}

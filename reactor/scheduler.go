@@ -36,7 +36,10 @@ var (
 // delay fails the Deferred with [ErrNegativeDelay].
 //
 // On a Reactor, CallLater is loop goroutine only (or before Run) and f runs on the
-// loop; the Deferred may be cancelled from any goroutine.
+// loop; the Deferred may be cancelled from any goroutine. If the reactor stops
+// before the call, the Deferred never fires, as in Twisted (where shutdown drops
+// the delayed calls): to wait for it from another goroutine, use [BlockingCall],
+// which returns [ErrNotRunning] when the reactor stops first.
 func CallLater[T any](s Scheduler, delay time.Duration, f func() (T, error)) *deferred.Deferred[T] {
 	if delay < 0 {
 		return deferred.Fail[T](ErrNegativeDelay)

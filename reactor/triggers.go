@@ -80,23 +80,27 @@ func (r *Reactor) AddSystemEventTrigger(phase Phase, event Event, f func() *defe
 	if f == nil {
 		panic("reactor: nil system event trigger")
 	}
-	return r.addTrigger(phase, event, func() waiter {
-		d := f()
-		if d == nil {
-			return nil
-		}
-		return func(done func(*failure.Failure)) {
-			d.AddBoth(func(_ struct{}, f *failure.Failure) (struct{}, error) {
-				done(f)
-				return struct{}{}, nil // the trigger's failure is logged: handled
-			})
-		}
-	})
+	r.CheckLoop("Reactor.AddSystemEventTrigger")
+	return r.addTrigger(phase, event, func() waiter { return waitFor(f()) })
+}
+
+// waitFor is the waiter of a trigger's Deferred d; nil when d is nil.
+func waitFor(d *deferred.Deferred[struct{}]) waiter {
+	if d == nil {
+		return nil
+	}
+	return func(done func(*failure.Failure)) {
+		d.AddBoth(func(_ struct{}, f *failure.Failure) (struct{}, error) {
+			done(f)
+			return struct{}{}, nil // the trigger's failure is logged: handled
+		})
+	}
 }
 
 // RemoveSystemEventTrigger removes a trigger that has not run yet; it does nothing
 // for one that has run or was removed. Loop goroutine only (or before Run).
 func (r *Reactor) RemoveSystemEventTrigger(id TriggerID) {
+	r.CheckLoop("Reactor.RemoveSystemEventTrigger")
 	if id.n == 0 || int(id.event) >= len(r.events) || id.phase > After {
 		return
 	}
@@ -151,7 +155,7 @@ func (fi *firing) run(from Phase) {
 	for p := from; p <= After; p++ {
 		fi.phase = p
 		if p == During {
-			r.started = fi.ev == Startup
+			fi.enterDuring()
 		}
 		list := &r.events[fi.ev].phases[p]
 		for len(*list) > 0 && !fi.stopped {
@@ -170,9 +174,28 @@ func (fi *firing) run(from Phase) {
 	}
 }
 
-func (fi *firing) call(t *trigger) {
+// enterDuring starts the "during" phase: the reactor is running from the
+// start of startup's, and no longer from the start of shutdown's, where the
+// reactor's extensions shut down first (Twisted disconnects there).
+func (fi *firing) enterDuring() {
 	r := fi.r
-	w := r.callTrigger(t)
+	r.started = fi.ev == Startup
+	r.running.Store(fi.ev == Startup)
+	if fi.ev == Shutdown {
+		for _, w := range r.shutDownExtensions() {
+			fi.wait(w)
+		}
+	}
+}
+
+func (fi *firing) call(t *trigger) {
+	fi.wait(fi.r.callTrigger(t))
+}
+
+// wait makes the current phase wait for w, unless w is nil or the deadline
+// has passed.
+func (fi *firing) wait(w waiter) {
+	r := fi.r
 	if w == nil {
 		return
 	}
@@ -219,48 +242,5 @@ func (fi *firing) stopWaiting() {
 	if fi.pending > 0 && !fi.stopped {
 		fi.pending = 0
 		fi.run(fi.phase + 1)
-	}
-}
-
-// beginShutdown runs on the loop after Stop.
-func (r *Reactor) beginShutdown() {
-	if fi := r.firing[Startup]; fi != nil {
-		fi.stopped = true
-		r.firing[Startup] = nil
-	}
-	r.shutdown.deadline = r.Schedule(max(r.cfg.shutdownTimeout, 0), r.shutdownDeadline)
-	r.fire(Shutdown, func() {
-		r.shutdown.triggersDone = true
-		r.checkShutdownDone()
-	})
-}
-
-func (r *Reactor) shutdownDeadline() {
-	r.shutdown.deadline = nil
-	r.shutdown.deadlinePassed = true
-	pending := 0
-	if fi := r.firing[Shutdown]; fi != nil {
-		pending = fi.pending
-	}
-	r.log.Warn("reactor: shutdown deadline passed",
-		"timeout", r.cfg.shutdownTimeout, "pendingTriggers", pending, "busyWorkers", r.pool.busy())
-	r.pool.closed = true
-	if fi := r.firing[Shutdown]; fi != nil {
-		fi.stopWaiting()
-	}
-	r.checkShutdownDone()
-}
-
-// checkShutdownDone ends the loop once the shutdown triggers are done and
-// DeferToGoroutine has nothing left, or the deadline passed.
-func (r *Reactor) checkShutdownDone() {
-	s := &r.shutdown
-	if !s.triggersDone || (r.pool.busy() > 0 && !s.deadlinePassed) {
-		return
-	}
-	s.done = true
-	if s.deadline != nil {
-		s.deadline.Cancel()
-		s.deadline = nil
 	}
 }

@@ -10,41 +10,87 @@ import (
 // workerPool bounds DeferToGoroutine. It belongs to the loop goroutine: jobs
 // beyond the bound wait in a FIFO here rather than as blocked goroutines.
 type workerPool struct {
-	sem    *semaphore.Weighted
-	queue  []func() // jobs waiting for a worker
-	active int      // jobs started whose result has not reached the loop yet
-	closed bool     // the shutdown deadline passed: start nothing more
+	sem     *semaphore.Weighted
+	queue   []*job            // jobs waiting for a worker
+	active  map[*job]struct{} // jobs started whose result has not reached the loop yet
+	closed  bool              // shutdown is over: jobs fail at once
+	closeBy error             // what they fail with
 }
 
-func (p *workerPool) init(n int) { p.sem = semaphore.NewWeighted(int64(n)) }
+// job is one DeferToGoroutine call.
+type job struct {
+	run  func()      // on a worker goroutine; hands the result to the loop
+	fail func(error) // fails the Deferred, on the loop
+	over bool        // the Deferred has fired (result delivered, or failed)
+}
+
+func (p *workerPool) init(n int) {
+	p.sem = semaphore.NewWeighted(int64(n))
+	p.active = map[*job]struct{}{}
+}
 
 // busy counts jobs running or waiting.
-func (p *workerPool) busy() int { return p.active + len(p.queue) }
+func (p *workerPool) busy() int { return len(p.active) + len(p.queue) }
 
-func (r *Reactor) submit(job func()) {
+// running counts jobs running on a worker.
+func (p *workerPool) running() int { return len(p.active) }
+
+func (r *Reactor) submit(j *job) {
 	p := &r.pool
-	if len(p.queue) == 0 && !p.closed && p.sem.TryAcquire(1) {
-		p.active++
-		go job()
-		return
+	switch {
+	case p.closed:
+		j.over = true
+		j.fail(p.closeBy)
+	case len(p.queue) == 0 && p.sem.TryAcquire(1):
+		p.start(j)
+	default:
+		p.queue = append(p.queue, j)
 	}
-	p.queue = append(p.queue, job)
 }
 
-// workerDone runs on the loop when a job's result arrives.
-func (r *Reactor) workerDone() {
+func (p *workerPool) start(j *job) {
+	p.active[j] = struct{}{}
+	go j.run()
+}
+
+// finished runs on the loop when j's result arrives; it reports whether the
+// result is still wanted (the deadline may have failed j's Deferred already).
+func (r *Reactor) finished(j *job) bool {
 	p := &r.pool
+	if j.over {
+		return false
+	}
+	j.over = true
+	delete(p.active, j)
 	p.sem.Release(1)
-	p.active--
 	for len(p.queue) > 0 && !p.closed && p.sem.TryAcquire(1) {
-		job := p.queue[0]
+		next := p.queue[0]
 		p.queue[0] = nil
 		p.queue = p.queue[1:]
-		p.active++
-		go job()
+		p.start(next)
 	}
 	if r.state.Load() == stateStopping {
 		r.checkShutdownDone()
+	}
+	return true
+}
+
+// abandon fails the Deferred of every job not finished, queued or running,
+// with err, and makes later jobs fail at once. A running job's goroutine
+// goes on; its result is dropped.
+func (p *workerPool) abandon(err error) {
+	if !p.closed {
+		p.closed, p.closeBy = true, err
+	}
+	queue, active := p.queue, p.active
+	p.queue, p.active = nil, map[*job]struct{}{}
+	for _, j := range queue {
+		j.over = true
+		j.fail(err)
+	}
+	for j := range active {
+		j.over = true
+		j.fail(err)
 	}
 }
 
@@ -52,9 +98,12 @@ func (r *Reactor) workerDone() {
 // deferToThread) and returns a Deferred that fires on r's loop with f's result.
 // A panic in f becomes a Failure (see failure.FromPanic) rather than a crash. At
 // most [WithWorkers] functions run at once; further calls wait, in order, for a
-// free worker. After [Reactor.Stop], Run waits for the functions already submitted
-// (within [WithShutdownTimeout]); on a reactor that has stopped, the Deferred
-// fails with [ErrNotRunning].
+// free worker. After [Reactor.Stop], Run waits for the functions already
+// submitted, within [WithShutdownTimeout]; past it their Deferreds fail with
+// [ErrShutdown] (a function still running goes on, on its goroutine, and its
+// result is dropped), as do those of functions submitted once the shutdown is
+// over. On a reactor that has stopped, the Deferred fails with [ErrNotRunning].
+// The Deferred always fires.
 //
 // DeferToGoroutine is loop goroutine only (or before Run); f runs on another
 // goroutine and must not touch the reactor except through
@@ -63,18 +112,23 @@ func DeferToGoroutine[T any](r *Reactor, f func() (T, error)) *deferred.Deferred
 	if r.state.Load() == stateStopped {
 		return deferred.Fail[T](ErrNotRunning)
 	}
+	r.CheckLoop("DeferToGoroutine")
 	d := deferred.New[T]()
-	r.submit(func() {
+	j := &job{fail: func(err error) { d.Errback(err) }}
+	j.run = func() {
 		v, err := callRecovering(f)
 		r.CallFromGoroutine(func() {
-			r.workerDone()
+			if !r.finished(j) {
+				return
+			}
 			if err != nil {
 				d.Errback(err)
 			} else {
 				d.Callback(v)
 			}
 		})
-	})
+	}
+	r.submit(j)
 	return d
 }
 

@@ -49,7 +49,7 @@ func TestDeferToGoroutineIsBounded(t *testing.T) {
 			}
 			// Two run; the third waits in the loop's queue, not as a goroutine.
 			assert.ElementsMatch(t, []int{0, 1}, []int{<-started, <-started})
-			assert.Equal(t, 2, r.pool.active)
+			assert.Equal(t, 2, r.pool.running())
 			assert.Len(t, r.pool.queue, 1)
 			close(release[1])
 		})
