@@ -30,6 +30,22 @@ import (
 // buffer is at most at the high watermark, so a chain that waits on each
 // Write keeps memory bounded however slow the peer.
 //
+// Chains that loop: a read the queued bytes can serve, and a Write that
+// leaves the buffer under the high watermark, return a Deferred that has
+// fired already, so that a step added to it runs at once, before
+// AddCallback returns, as in Twisted. A chain that loops through them
+// ("read the next line in this line's callback", "write the next line once
+// this Write fired") would then run each step a few stack frames deeper than
+// the last, without bound (Twisted's own stack overflows there). So the
+// connections of a loop hand out at most 8 fired Deferreds per turn of the
+// loop: the handling of one event of a connection (bytes read, bytes
+// written), or, for calls made from anywhere else (a timer, a Serve
+// handler), one iteration of the loop. Past that, Read, ReadFull, ReadUntil
+// and Write return Deferreds that fire, in order, at the start of the loop's
+// next iteration; a loop of any length runs in constant stack, and other
+// connections and timers get their turns meanwhile. (Netty bounds its
+// promises' inline notification at the same depth.)
+//
 // Every method is to be called on the loop goroutine (from a callback), or,
 // for a Conn just returned to a goroutine that has not started the reactor
 // yet, by the goroutine that will call Run. The Deferreds it returns may be
@@ -64,6 +80,8 @@ type Conn struct {
 	waiters []writeWaiter
 	shutWr  bool // CloseWrite was called
 	wrDown  bool // the write side is shut down
+
+	due bool // queued on the loop's relay: Deferreds wait for its next turn
 
 	closeWaiters []*deferred.Deferred[struct{}]
 	lostWaiters  waitList[struct{}]
@@ -118,11 +136,18 @@ type readReq struct {
 	delim   []byte // readUntil
 	scanned int    // readUntil: queued bytes already searched for delim
 	d       *deferred.Deferred[[]byte]
+	// soon: the read waits for the relay's next turn rather than for
+	// bytes (the queue may already serve it).
+	soon bool
 }
 
 type writeWaiter struct {
 	d *deferred.Deferred[int]
 	n int
+	// ready: the write left the buffer at most at the high watermark, so
+	// its Deferred only waits for the relay's next turn. Ready waiters
+	// come first in Conn.waiters.
+	ready bool
 }
 
 // connIO is one I/O path under a Conn: the epoll one (non-blocking socket on
@@ -186,7 +211,8 @@ func (c *Conn) LocalAddr() net.Addr {
 func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 
 // Read returns a Deferred that fires with the next bytes available: the
-// bytes queued, or the next chunk read from the socket. It fails with io.EOF
+// bytes queued (at once, or on the loop's next turn past the bound described
+// at [Conn]), or the next chunk read from the socket. It fails with io.EOF
 // once the peer has closed its side (or the connection was closed cleanly)
 // and nothing is queued, with the reason the connection was lost otherwise,
 // and with [ErrReadPending] while another read is pending. The returned
@@ -234,11 +260,15 @@ func (c *Conn) read(req readReq) *deferred.Deferred[[]byte] {
 	if c.rd.kind != readNone || c.onData != nil {
 		return deferred.Fail[[]byte](ErrReadPending)
 	}
-	if v, err, ok := c.try(&req); ok {
+	if rl := &c.loop.relay; !rl.mayInline() {
+		req.soon = true
+		rl.later(c)
+	} else if v, err, ok := c.try(&req); ok {
 		if err != nil {
 			c.readFailed(err)
 			return deferred.Fail[[]byte](err)
 		}
+		rl.inlined()
 		c.updateReading()
 		return deferred.Succeed(v)
 	}
@@ -330,8 +360,12 @@ func (c *Conn) readFailed(err error) {
 }
 
 // received takes a chunk read from the socket; p is valid only during the
-// call.
+// call. It is a turn of the relay, as receivedEOF and wrote are: the I/O
+// paths call them at the bottom of the loop's stack.
 func (c *Conn) received(p []byte) {
+	rl := &c.loop.relay
+	rl.beginTurn()
+	defer rl.endTurn()
 	c.touch()
 	if c.onData != nil && c.inOff == len(c.in) {
 		c.callOnData(p)
@@ -390,6 +424,9 @@ func (c *Conn) unread(v []byte, kind readKind, delim []byte) {
 
 // receivedEOF notes the peer's end of stream.
 func (c *Conn) receivedEOF() {
+	rl := &c.loop.relay
+	rl.beginTurn()
+	defer rl.endTurn()
 	c.touch()
 	c.eof = true
 	c.satisfy()
@@ -404,7 +441,7 @@ func (c *Conn) receivedEOF() {
 // updateReading keeps the read interest in line with the demand for bytes.
 func (c *Conn) updateReading() {
 	want := c.state == connOpen && !c.eof &&
-		(c.onData != nil || c.rd.kind != readNone || len(c.in)-c.inOff < c.readSize)
+		(c.onData != nil || (c.rd.kind != readNone && !c.rd.soon) || len(c.in)-c.inOff < c.readSize)
 	if want != c.reading {
 		c.reading = want
 		c.io.setReading(want)
@@ -420,6 +457,10 @@ func (c *Conn) updateReading() {
 // stream. If f panics, the connection is aborted and [Conn.Lost] fails with
 // the panic's Failure (which is logged with its traceback).
 func (c *Conn) OnData(f func(p []byte)) {
+	if f != nil && c.rd.soon {
+		// It was served, but waits for the relay: serve it first.
+		c.satisfy()
+	}
 	if f != nil && c.rd.kind != readNone {
 		d := c.rd.d
 		c.rd = readReq{}
@@ -476,8 +517,10 @@ func (c *Conn) OnEOF(f func()) {
 // Write writes p: what the socket takes at once is written, the rest is
 // copied into the write buffer, so p may be reused as soon as Write returns.
 // The Deferred fires with len(p) once the buffer holds at most the high
-// watermark: at once when it does after this write, otherwise when it has
-// drained to the low watermark. It fails with [ErrClosed] after Close,
+// watermark: at once when it does after this write (or on the loop's next
+// turn, past the bound on fired Deferreds described at [Conn]; a Close or
+// Abort meanwhile does not fail it), otherwise when it has drained to the
+// low watermark. It fails with [ErrClosed] after Close,
 // CloseWrite or Abort, and with the reason the connection was lost if that
 // happens while it waits. A write that could leave more than
 // [WithMaxWriteBuffer] bytes buffered (64 MiB by default) fails with
@@ -487,12 +530,44 @@ func (c *Conn) Write(p []byte) *deferred.Deferred[int] {
 	if err := c.enqueue(p); err != nil {
 		return deferred.Fail[int](err)
 	}
-	if len(c.waiters) == 0 && c.Buffered() <= c.high {
+	ready := c.Buffered() <= c.high && (len(c.waiters) == 0 || c.waiters[len(c.waiters)-1].ready)
+	rl := &c.loop.relay
+	if ready && len(c.waiters) == 0 && rl.mayInline() {
+		rl.inlined()
 		return deferred.Succeed(len(p))
 	}
 	d := deferred.New[int]()
-	c.waiters = append(c.waiters, writeWaiter{d: d, n: len(p)})
+	c.waiters = append(c.waiters, writeWaiter{d: d, n: len(p), ready: ready})
+	if ready {
+		rl.later(c)
+	}
 	return d
+}
+
+// fireDue fires, on the relay's turn, the Deferreds held back for it: the
+// writes that were ready when made, and a read the queue may serve.
+func (c *Conn) fireDue() {
+	c.due = false
+	all := c.waiters
+	k := 0
+	for k < len(all) && all[k].ready {
+		k++
+	}
+	if k > 0 {
+		// Writes made meanwhile append after all[k-1], never over it.
+		c.waiters = all[k:]
+		for _, w := range all[:k] {
+			w.d.Callback(w.n)
+		}
+		clear(all[:k])
+		if len(c.waiters) == 0 && c.state != connClosed {
+			c.waiters = all[:0]
+		}
+	}
+	if c.rd.soon {
+		c.rd.soon = false
+		c.satisfy()
+	}
 }
 
 // Send writes p as [Conn.Write] does but returns only an error, with no
@@ -551,6 +626,9 @@ func (c *Conn) wrote(n int) {
 	if c.state == connClosed {
 		return
 	}
+	rl := &c.loop.relay
+	rl.beginTurn()
+	defer rl.endTurn()
 	if n > 0 {
 		c.touch()
 	}
@@ -701,7 +779,13 @@ func (c *Conn) lose(reason error, abort bool) {
 	ws := c.waiters
 	c.waiters = nil
 	for _, w := range ws {
-		w.d.Errback(werr)
+		if w.ready {
+			// Its bytes were taken as Write would have fired at once
+			// but for the relay.
+			w.d.Callback(w.n)
+		} else {
+			w.d.Errback(werr)
+		}
 	}
 	cs := c.closeWaiters
 	c.closeWaiters = nil

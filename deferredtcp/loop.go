@@ -19,6 +19,7 @@ type loop struct {
 	listeners map[*Listener]struct{}
 	attempts  map[*attempt]struct{}
 	stopping  bool
+	relay     relay // Deferreds handed out fired, and those for the next turn
 
 	// gone is set, under handMu, once the reactor's shutdown is over; see
 	// handOff.
@@ -56,6 +57,7 @@ func loopFor(r *reactor.Reactor) *loop {
 		return v.(*loop)
 	}
 	l := &loop{r: r, listeners: map[*Listener]struct{}{}, attempts: map[*attempt]struct{}{}}
+	l.relay.init(r.CallFromGoroutine)
 	loops.Store(r, l)
 	r.AddSystemEventTrigger(reactor.Before, reactor.Shutdown, l.shutdown)
 	r.AddSystemEventTrigger(reactor.After, reactor.Shutdown, func() *deferred.Deferred[struct{}] {
