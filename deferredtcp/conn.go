@@ -10,6 +10,7 @@ import (
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/deferredtcp/internal/bufpool"
 	"github.com/twistgo/twist/deferredtcp/internal/framing"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
@@ -215,11 +216,18 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 // at [Conn]), or the next chunk read from the socket. It fails with io.EOF
 // once the peer has closed its side (or the connection was closed cleanly)
 // and nothing is queued, with the reason the connection was lost otherwise,
-// and with [ErrReadPending] while another read is pending. The returned
-// bytes belong to the caller. Cancelling the Deferred withdraws the read,
-// from any goroutine: bytes that arrive meanwhile stay queued for the next
-// read. (Cancel runs the errback on the goroutine that cancels: give
-// AddTimeout the reactor, a deferred.Clock, to keep it on the loop.)
+// and with [ErrReadPending] while another read is pending. Cancelling the
+// Deferred withdraws the read, from any goroutine: bytes that arrive
+// meanwhile stay queued for the next read. (Cancel runs the errback on the
+// goroutine that cancels: give AddTimeout the reactor, a deferred.Clock, to
+// keep it on the loop.)
+//
+// The returned bytes belong to the caller. A large chunk comes in the
+// connection's read buffer itself, handed over rather than copied (as may a
+// [Conn.ReadFull] of exactly one chunk); give such slices back with
+// [Recycle] once done with them, and later reads take over the recycled
+// buffers instead of allocating: a chain that reads, writes and recycles
+// allocates no buffer per chunk.
 func (c *Conn) Read() *deferred.Deferred[[]byte] {
 	return c.read(readReq{kind: readAny})
 }
@@ -360,25 +368,40 @@ func (c *Conn) readFailed(err error) {
 }
 
 // received takes a chunk read from the socket; p is valid only during the
-// call. It is a turn of the relay, as receivedEOF and wrote are: the I/O
-// paths call them at the bottom of the loop's stack.
-func (c *Conn) received(p []byte) {
+// call.
+func (c *Conn) received(p []byte) { c.receive(p, nil) }
+
+// receiveBuf takes the n bytes read into *buf, a buffer of the read pool
+// (bufpool). Rather than copy them, it may hand the buffer to the Read they
+// serve; it then sets *buf to nil.
+func (c *Conn) receiveBuf(buf *[]byte, n int) { c.receive((*buf)[:n], buf) }
+
+// receive is received and receiveBuf. It is a turn of the relay, as
+// receivedEOF and wrote are: the I/O paths call them at the bottom of the
+// loop's stack.
+func (c *Conn) receive(p []byte, buf *[]byte) {
 	rl := &c.loop.relay
 	rl.beginTurn()
 	defer rl.endTurn()
 	c.touch()
-	if c.onData != nil && c.inOff == len(c.in) {
-		c.callOnData(p)
-		return
-	}
-	if c.rd.kind == readAny && c.inOff == len(c.in) {
-		d := c.rd.d
-		c.rd = readReq{}
-		if d.Callback(bytes.Clone(p)) == nil {
-			c.updateReading()
+	if c.inOff == len(c.in) {
+		switch {
+		case c.onData != nil:
+			c.callOnData(p)
 			return
+		case c.rd.kind == readAny, c.rd.kind == readFull && c.rd.n == len(p):
+			d := c.rd.d
+			c.rd = readReq{}
+			if d.Callback(handOver(p, buf)) == nil {
+				c.updateReading()
+				return
+			}
+			// Cancelled: p is queued below, and its buffer, if it was
+			// handed over, comes back.
+			if buf != nil && *buf == nil {
+				*buf = p[:cap(p)]
+			}
 		}
-		// Cancelled: p is queued below.
 	}
 	if c.inOff > 0 && len(c.in)+len(p) > cap(c.in) {
 		n := copy(c.in, c.in[c.inOff:])
@@ -387,6 +410,32 @@ func (c *Conn) received(p []byte) {
 	c.in = append(c.in, p...)
 	c.satisfy()
 }
+
+// handOver returns the bytes of p, read into *buf, for a Read to own: the
+// buffer itself (leaving *buf nil) when buffers of its size have been
+// recycled, or the bytes fill half of it (a copy would cost about what a new
+// buffer costs), or buffers of their size have been recycled and they fill
+// an eighth of it; else a copy. buf is nil when p may not be handed over.
+func handOver(p []byte, buf *[]byte) []byte {
+	if buf != nil {
+		size := cap(*buf)
+		if bufpool.Claim(size) || 2*len(p) >= size || 8*len(p) >= size && bufpool.Claim(len(p)) {
+			*buf = nil
+			return p
+		}
+	}
+	return bytes.Clone(p)
+}
+
+// Recycle gives p, the bytes a Read fired with, back to the read buffers of
+// this package, so that a later Read can take over its buffer instead of
+// copying into a new one: a chain that reads large chunks and recycles each
+// once it has written or parsed it allocates nothing per chunk. Nothing may
+// use p, or any slice of its array, after Recycle: a read overwrites it.
+// Slices of other origins (of a capacity that is a power of two) are taken
+// too. Recycle is optional (what is not recycled is garbage collected) and
+// safe from any goroutine.
+func Recycle(p []byte) { bufpool.Recycle(p) }
 
 // satisfy fires the pending read while the queue can serve it.
 func (c *Conn) satisfy() {

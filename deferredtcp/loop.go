@@ -5,6 +5,7 @@ import (
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/deferredtcp/internal/bufpool"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
@@ -71,10 +72,13 @@ func loopFor(r *reactor.Reactor) *loop {
 	return l
 }
 
-// readBuf returns the shared read buffer, at least n bytes long.
+// readBuf returns the shared read buffer, n bytes long. It comes from the
+// read pool, whose buffers a Read may take over (see Conn.receiveBuf).
 func (l *loop) readBuf(n int) []byte {
-	if len(l.buf) < n {
-		l.buf = make([]byte, n)
+	if cap(l.buf) < n {
+		bufpool.Put(l.buf)
+		l.buf = bufpool.Make(n)
+		l.buf = l.buf[:cap(l.buf)]
 	}
 	return l.buf[:n]
 }

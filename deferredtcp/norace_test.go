@@ -1,0 +1,5 @@
+//go:build !race
+
+package deferredtcp_test
+
+const raceEnabled = false
