@@ -132,14 +132,14 @@ const (
 
 // readReq is the pending read.
 type readReq struct {
-	kind    readKind
+	kind readKind
+	// soon: the read waits for the relay's next turn rather than for
+	// bytes (the queue may already serve it).
+	soon    bool
 	n       int    // readFull: byte count; readUntil: max line length
 	delim   []byte // readUntil
 	scanned int    // readUntil: queued bytes already searched for delim
 	d       *deferred.Deferred[[]byte]
-	// soon: the read waits for the relay's next turn rather than for
-	// bytes (the queue may already serve it).
-	soon bool
 }
 
 type writeWaiter struct {
@@ -280,7 +280,15 @@ func (c *Conn) read(req readReq) *deferred.Deferred[[]byte] {
 		c.updateReading()
 		return deferred.Succeed(v)
 	}
-	req.delim = bytes.Clone(req.delim)
+	if req.kind == readUntil {
+		// The caller may reuse delim meanwhile. A loop of ReadUntils passes
+		// the same one each time: the last one's copy is still in c.rd.
+		if bytes.Equal(c.rd.delim, req.delim) {
+			req.delim = c.rd.delim
+		} else {
+			req.delim = bytes.Clone(req.delim)
+		}
+	}
 	req.d = deferred.NewWithCanceller(c.cancelRead)
 	c.rd = req
 	c.updateReading()
@@ -302,7 +310,7 @@ func (c *Conn) try(req *readReq) (v []byte, err error, ok bool) {
 			if c.inOff == 0 {
 				v, c.in = c.in, nil
 			} else {
-				v = bytes.Clone(avail)
+				v = clone(avail)
 				c.in, c.inOff = c.in[:0], 0
 			}
 			return v, nil, true
@@ -338,7 +346,7 @@ func (c *Conn) try(req *readReq) (v []byte, err error, ok bool) {
 // consume returns a copy of the first n queued bytes and drops the first
 // skip.
 func (c *Conn) consume(n, skip int) []byte {
-	v := bytes.Clone(c.in[c.inOff : c.inOff+n])
+	v := clone(c.in[c.inOff : c.inOff+n])
 	if n == 0 {
 		v = []byte{}
 	}
@@ -424,6 +432,17 @@ func handOver(p []byte, buf *[]byte) []byte {
 			return p
 		}
 	}
+	return clone(p)
+}
+
+// clone returns a copy of p for a Read to own, in a recycled buffer (of at
+// most twice its size) if there is one.
+func clone(p []byte) []byte {
+	if len(p) >= bufpool.MinSize {
+		if b := bufpool.Get(len(p)); b != nil {
+			return b[:copy(b, p)]
+		}
+	}
 	return bytes.Clone(p)
 }
 
@@ -449,7 +468,7 @@ func (c *Conn) satisfy() {
 			break
 		}
 		d, kind, delim := c.rd.d, c.rd.kind, c.rd.delim
-		c.rd = readReq{}
+		c.rd = readReq{delim: delim} // for the next ReadUntil to reuse
 		if err != nil {
 			c.readFailed(err)
 			d.Errback(err)

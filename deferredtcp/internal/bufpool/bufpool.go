@@ -22,6 +22,9 @@ const (
 	maxShift = 24 // 16 MiB
 )
 
+// MinSize is the capacity of the smallest buffers kept.
+const MinSize = 1 << minShift
+
 // pools[i] holds arrays of 1<<(minShift+i) bytes, as pointers to their
 // first byte: an unsafe.Pointer fits in an interface without an
 // allocation, a slice does not.
