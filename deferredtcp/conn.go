@@ -621,16 +621,20 @@ func (c *Conn) fireDue() {
 	for k < len(all) && all[k].ready {
 		k++
 	}
-	if k > 0 {
-		// Writes made meanwhile append after all[k-1], never over it.
-		c.waiters = all[k:]
-		for _, w := range all[:k] {
-			w.d.Callback(w.n)
+	for range k {
+		if c.state == connClosed {
+			break // lose fired the rest
 		}
-		clear(all[:k])
-		if len(c.waiters) == 0 && c.state != connClosed {
-			c.waiters = all[:0]
-		}
+		// Pop one at a time: a Write made in a callback comes after the
+		// waiters not fired yet.
+		w := c.waiters[0]
+		c.waiters[0] = writeWaiter{}
+		c.waiters = c.waiters[1:]
+		w.d.Callback(w.n)
+	}
+	if k > 0 && len(c.waiters) == 0 && c.state != connClosed {
+		// Nothing was appended: keep the array for the next ones.
+		c.waiters = all[:0]
 	}
 	if c.rd.soon {
 		c.rd.soon = false

@@ -63,6 +63,38 @@ func TestWritesPastInlineBoundFireNextTurn(t *testing.T) {
 	})
 }
 
+// TestWriteInHeldWriteCallbackComesLast: a Write made in the callback of a
+// held Write fires after the Writes held with it.
+func TestWriteInHeldWriteCallbackComesLast(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+		r := newReactor()
+		var fired []string
+		note := func(name string) func(int) (int, error) {
+			return func(n int) (int, error) {
+				fired = append(fired, name)
+				return n, nil
+			}
+		}
+		connectPair(t, r, func(c *deferredtcp.Conn) {}, func(c *deferredtcp.Conn) {
+			for range inlineDeferreds {
+				c.Write([]byte("x"))
+			}
+			c.Write([]byte("a")).AddCallback(func(n int) (int, error) {
+				fired = append(fired, "a")
+				c.Write([]byte("c")).AddCallback(note("c")).AddCallback(func(n int) (int, error) {
+					r.Stop()
+					return n, nil
+				})
+				return n, nil
+			})
+			c.Write([]byte("b")).AddCallback(note("b"))
+			require.Empty(t, fired)
+		})
+		run(t, r)
+		require.Equal(t, []string{"a", "b", "c"}, fired)
+	})
+}
+
 // TestHeldWritesSucceedOnClose: Writes held for the next turn were taken
 // whole, as those that fired at once: a Close right after them does not
 // fail them, and the peer reads every byte.
