@@ -45,7 +45,9 @@ import (
 // and Write return Deferreds that fire, in order, at the start of the loop's
 // next iteration; a loop of any length runs in constant stack, and other
 // connections and timers get their turns meanwhile. (Netty bounds its
-// promises' inline notification at the same depth.)
+// promises' inline notification at the same depth.) A read held that way is
+// pending until it fires, as any read that waits for bytes: wait for it
+// before the next read.
 //
 // Every method is to be called on the loop goroutine (from a callback), or,
 // for a Conn just returned to a goroutine that has not started the reactor
