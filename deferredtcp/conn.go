@@ -451,8 +451,9 @@ func clone(p []byte) []byte {
 // Recycle gives p, the bytes a Read fired with, back to the read buffers of
 // this package, so that a later Read can take over its buffer instead of
 // copying into a new one: a chain that reads large chunks and recycles each
-// once it has written or parsed it allocates nothing per chunk. Nothing may
-// use p, or any slice of its array, after Recycle: a read overwrites it.
+// once it has written or parsed it allocates nothing per chunk. Recycle a
+// slice once, and only when nothing uses it, or any slice of its array,
+// anymore: a later read overwrites it.
 // Slices of other origins (of a capacity that is a power of two) are taken
 // too. Recycle is optional (what is not recycled is garbage collected) and
 // safe from any goroutine.
