@@ -2,6 +2,7 @@ package deferredtcp_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/deferredtcp"
+	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
 
@@ -27,12 +30,15 @@ type echoLoad struct {
 	name  string
 	conns int
 	depth int // messages in flight per connection
+	size  int // bytes per message
 }
 
+// echoLoads are the four scenarios of bench/cmd/compare.
 var echoLoads = []echoLoad{
-	{"50x64B-lockstep", 50, 1},
-	{"50x64B-pipelined16", 50, 16},
-	{"1000x64B-lockstep", 1000, 1},
+	{"50x64B-lockstep", 50, 1, 64},
+	{"50x64B-pipelined16", 50, 16, 64},
+	{"1000x64B-lockstep", 1000, 1, 64},
+	{"20x16KiB-lockstep", 20, 1, 16 << 10},
 }
 
 type echoServer struct {
@@ -43,9 +49,31 @@ type echoServer struct {
 var echoServers = []echoServer{
 	{"net", startNetEcho},
 	{"epoll-chain", func(tb testing.TB) (string, func()) { return startReactorEcho(tb, reactor.Epoll, echo) }},
+	{"epoll-chain-recycle", func(tb testing.TB) (string, func()) { return startReactorEcho(tb, reactor.Epoll, recyclingEcho) }},
 	{"epoll-ondata", func(tb testing.TB) (string, func()) { return startReactorEcho(tb, reactor.Epoll, onDataEcho) }},
+	{"portable-chain-recycle", func(tb testing.TB) (string, func()) { return startReactorEcho(tb, reactor.Portable, recyclingEcho) }},
 	{"portable-ondata", func(tb testing.TB) (string, func()) { return startReactorEcho(tb, reactor.Portable, onDataEcho) }},
 	{"epoll-group2-ondata", func(tb testing.TB) (string, func()) { return startGroupEcho(tb, 2, onDataEcho) }},
+}
+
+// recyclingEcho is echo, recycling each chunk once written (Write copies
+// what the socket does not take at once).
+func recyclingEcho(c *deferredtcp.Conn) {
+	write := func(p []byte) *deferred.Deferred[int] {
+		d := c.Write(p)
+		deferredtcp.Recycle(p)
+		return d
+	}
+	var next func(int, *failure.Failure) (int, error)
+	next = func(_ int, f *failure.Failure) (int, error) {
+		if f != nil {
+			c.Close()
+			return 0, nil
+		}
+		deferred.ThenDeferred(c.Read(), write).AddBoth(next)
+		return 0, nil
+	}
+	next(0, nil)
 }
 
 func onDataEcho(c *deferredtcp.Conn) {
@@ -72,6 +100,7 @@ func runEchoClients(b *testing.B, addr string, load echoLoad) {
 		"ECHO_CLIENT_ADDR="+addr,
 		"ECHO_CLIENT_CONNS="+strconv.Itoa(load.conns),
 		"ECHO_CLIENT_DEPTH="+strconv.Itoa(load.depth),
+		"ECHO_CLIENT_SIZE="+strconv.Itoa(load.size),
 		"ECHO_CLIENT_MSGS="+strconv.Itoa(msgs))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -123,7 +152,7 @@ func startNetEcho(tb testing.TB) (string, func()) {
 			}
 			wg.Go(func() {
 				defer c.Close()
-				buf := make([]byte, 4096)
+				buf := make([]byte, 64<<10)
 				for {
 					n, err := c.Read(buf)
 					if n > 0 {
@@ -189,6 +218,7 @@ func TestEchoClient(t *testing.T) {
 	conns, _ := strconv.Atoi(os.Getenv("ECHO_CLIENT_CONNS"))
 	depth, _ := strconv.Atoi(os.Getenv("ECHO_CLIENT_DEPTH"))
 	msgs, _ := strconv.Atoi(os.Getenv("ECHO_CLIENT_MSGS"))
+	size, _ := strconv.Atoi(os.Getenv("ECHO_CLIENT_SIZE"))
 	cs := make([]net.Conn, conns)
 	for i := range cs {
 		c, err := net.Dial("tcp", addr)
@@ -208,8 +238,8 @@ func TestEchoClient(t *testing.T) {
 			rounds++
 		}
 		wg.Go(func() {
-			out := make([]byte, 64*depth)
-			back := make([]byte, 64*depth)
+			out := make([]byte, size*depth)
+			back := make([]byte, size*depth)
 			for range rounds {
 				if _, err := c.Write(out); err != nil {
 					panic(err)
@@ -224,4 +254,160 @@ func TestEchoClient(t *testing.T) {
 	wg.Wait()
 	fmt.Println("done")
 	os.Exit(0)
+}
+
+// BenchmarkLineLoops runs the client of the backpressure idiom against an
+// OnData echo server on the same loop: it writes b.N lines, each once the
+// previous Write fired, and reads the echoes, each line asked for in the
+// previous one's callback (chain); the same as two Inline bodies (inline);
+// and, for reference, with Send and OnData, no Deferred per line (ondata).
+// One op is a line out and back; allocations are the client's and the
+// server's.
+func BenchmarkLineLoops(b *testing.B) {
+	for _, style := range []struct {
+		name   string
+		client func(c *deferredtcp.Conn, lines int) *deferred.Deferred[struct{}]
+	}{{"chain", chainLines}, {"inline", inlineLines}, {"ondata", onDataLines}} {
+		b.Run(style.name, func(b *testing.B) {
+			r := reactor.New(reactor.WithBackend(reactor.Epoll))
+			l := listen(b, r)
+			l.Serve(onDataEcho)
+			b.ReportAllocs()
+			b.ResetTimer()
+			deferred.ThenDeferred(deferredtcp.Connect(r, "tcp", l.Addr().String()), func(c *deferredtcp.Conn) *deferred.Deferred[struct{}] {
+				return style.client(c, b.N)
+			}).AddBoth(func(_ struct{}, f *failure.Failure) (struct{}, error) {
+				if f != nil {
+					b.Error(f)
+				}
+				r.Stop()
+				return struct{}{}, nil
+			})
+			run(b, r)
+		})
+	}
+}
+
+var newline = []byte("\n")
+
+func appendLine(b []byte, i int) []byte {
+	return strconv.AppendInt(append(b, "line "...), int64(i), 10)
+}
+
+func chainLines(c *deferredtcp.Conn, lines int) *deferred.Deferred[struct{}] {
+	done := deferred.New[struct{}]()
+	fail := func(err error) {
+		if !done.Called() {
+			done.Errback(err)
+		}
+	}
+	out := make([]byte, 0, 32)
+	sent := 0
+	var write func(int) (int, error)
+	write = func(int) (int, error) {
+		if sent == lines {
+			return 0, nil
+		}
+		out = append(appendLine(out[:0], sent), '\n')
+		sent++
+		c.Write(out).AddCallbacks(write, func(f *failure.Failure) (int, error) {
+			fail(f)
+			return 0, nil
+		})
+		return 0, nil
+	}
+	write(0)
+	want := make([]byte, 0, 32)
+	got := 0
+	var read func([]byte) ([]byte, error)
+	onErr := func(f *failure.Failure) ([]byte, error) {
+		fail(f)
+		return nil, nil
+	}
+	read = func(p []byte) ([]byte, error) {
+		if want = appendLine(want[:0], got); !bytes.Equal(p, want) {
+			fail(fmt.Errorf("line %d: got %q", got, p))
+			return nil, nil
+		}
+		if got++; got == lines {
+			done.Callback(struct{}{})
+			return nil, nil
+		}
+		c.ReadUntil(newline, 0).AddCallbacks(read, onErr)
+		return nil, nil
+	}
+	c.ReadUntil(newline, 0).AddCallbacks(read, onErr)
+	return done
+}
+
+func inlineLines(c *deferredtcp.Conn, lines int) *deferred.Deferred[struct{}] {
+	writer := deferred.Inline(func(co *deferred.Co) (struct{}, error) {
+		out := make([]byte, 0, 32)
+		for i := range lines {
+			out = append(appendLine(out[:0], i), '\n')
+			if _, err := deferred.Await(co, c.Write(out)); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
+	})
+	reader := deferred.Inline(func(co *deferred.Co) (struct{}, error) {
+		want := make([]byte, 0, 32)
+		for i := range lines {
+			p, err := deferred.Await(co, c.ReadUntil(newline, 0))
+			if err != nil {
+				return struct{}{}, err
+			}
+			if want = appendLine(want[:0], i); !bytes.Equal(p, want) {
+				return struct{}{}, fmt.Errorf("line %d: got %q", i, p)
+			}
+		}
+		return struct{}{}, nil
+	})
+	return deferred.Then(deferred.All(writer, reader), func([]struct{}) (struct{}, error) { return struct{}{}, nil })
+}
+
+// onDataLines writes with Send while the buffer is under the watermark,
+// waiting for a drain (an empty Write) above it, and splits the echoes
+// itself in OnData.
+func onDataLines(c *deferredtcp.Conn, lines int) *deferred.Deferred[struct{}] {
+	done := deferred.New[struct{}]()
+	out := make([]byte, 0, 32)
+	sent := 0
+	var send func(int) (int, error)
+	send = func(int) (int, error) {
+		for sent < lines {
+			out = append(appendLine(out[:0], sent), '\n')
+			sent++
+			if err := c.Send(out); err != nil {
+				return 0, err
+			}
+			if c.Buffered() > deferredtcp.DefaultHighWatermark {
+				c.Write(nil).AddCallback(send)
+				return 0, nil
+			}
+		}
+		return 0, nil
+	}
+	send(0)
+	var pending, want []byte
+	got := 0
+	c.OnData(func(p []byte) {
+		pending = append(pending, p...)
+		for {
+			i := bytes.IndexByte(pending, '\n')
+			if i < 0 {
+				break
+			}
+			if want = appendLine(want[:0], got); !bytes.Equal(pending[:i], want) && !done.Called() {
+				done.Errback(fmt.Errorf("line %d: got %q", got, pending[:i]))
+			}
+			pending = pending[i+1:]
+			if got++; got == lines && !done.Called() {
+				done.Callback(struct{}{})
+			}
+		}
+		pending = append(pending[:0:0], pending...)
+	})
+	return done
 }

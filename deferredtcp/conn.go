@@ -10,6 +10,7 @@ import (
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/deferredtcp/internal/bufpool"
 	"github.com/twistgo/twist/deferredtcp/internal/framing"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
@@ -29,6 +30,24 @@ import (
 // rest into the connection's write buffer; its Deferred fires once the
 // buffer is at most at the high watermark, so a chain that waits on each
 // Write keeps memory bounded however slow the peer.
+//
+// Chains that loop: a read the queued bytes can serve, and a Write that
+// leaves the buffer under the high watermark, return a Deferred that has
+// fired already, so that a step added to it runs at once, before
+// AddCallback returns, as in Twisted. A chain that loops through them
+// ("read the next line in this line's callback", "write the next line once
+// this Write fired") would then run each step a few stack frames deeper than
+// the last, without bound (Twisted's own stack overflows there). So the
+// connections of a loop hand out at most 8 fired Deferreds per turn of the
+// loop: the handling of one event of a connection (bytes read, bytes
+// written), or, for calls made from anywhere else (a timer, a Serve
+// handler), one iteration of the loop. Past that, Read, ReadFull, ReadUntil
+// and Write return Deferreds that fire, in order, at the start of the loop's
+// next iteration; a loop of any length runs in constant stack, and other
+// connections and timers get their turns meanwhile. (Netty bounds its
+// promises' inline notification at the same depth.) A read held that way is
+// pending until it fires, as any read that waits for bytes: wait for it
+// before the next read.
 //
 // Every method is to be called on the loop goroutine (from a callback), or,
 // for a Conn just returned to a goroutine that has not started the reactor
@@ -64,6 +83,8 @@ type Conn struct {
 	waiters []writeWaiter
 	shutWr  bool // CloseWrite was called
 	wrDown  bool // the write side is shut down
+
+	due bool // queued on the loop's relay: Deferreds wait for its next turn
 
 	closeWaiters []*deferred.Deferred[struct{}]
 	lostWaiters  waitList[struct{}]
@@ -113,7 +134,10 @@ const (
 
 // readReq is the pending read.
 type readReq struct {
-	kind    readKind
+	kind readKind
+	// soon: the read waits for the relay's next turn rather than for
+	// bytes (the queue may already serve it).
+	soon    bool
 	n       int    // readFull: byte count; readUntil: max line length
 	delim   []byte // readUntil
 	scanned int    // readUntil: queued bytes already searched for delim
@@ -123,6 +147,10 @@ type readReq struct {
 type writeWaiter struct {
 	d *deferred.Deferred[int]
 	n int
+	// ready: the write left the buffer at most at the high watermark, so
+	// its Deferred only waits for the relay's next turn. Ready waiters
+	// come first in Conn.waiters.
+	ready bool
 }
 
 // connIO is one I/O path under a Conn: the epoll one (non-blocking socket on
@@ -193,14 +221,22 @@ func (c *Conn) LocalAddr() net.Addr {
 func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 
 // Read returns a Deferred that fires with the next bytes available: the
-// bytes queued, or the next chunk read from the socket. It fails with io.EOF
+// bytes queued (at once, or on the loop's next turn past the bound described
+// at [Conn]), or the next chunk read from the socket. It fails with io.EOF
 // once the peer has closed its side (or the connection was closed cleanly)
 // and nothing is queued, with the reason the connection was lost otherwise,
-// and with [ErrReadPending] while another read is pending. The returned
-// bytes belong to the caller. Cancelling the Deferred withdraws the read,
-// from any goroutine: bytes that arrive meanwhile stay queued for the next
-// read. (Cancel runs the errback on the goroutine that cancels: give
-// AddTimeout the reactor, a deferred.Clock, to keep it on the loop.)
+// and with [ErrReadPending] while another read is pending. Cancelling the
+// Deferred withdraws the read, from any goroutine: bytes that arrive
+// meanwhile stay queued for the next read. (Cancel runs the errback on the
+// goroutine that cancels: give AddTimeout the reactor, a deferred.Clock, to
+// keep it on the loop.)
+//
+// The returned bytes belong to the caller. A large chunk comes in the
+// connection's read buffer itself, handed over rather than copied (as may a
+// [Conn.ReadFull] of exactly one chunk); give such slices back with
+// [Recycle] once done with them, and later reads take over the recycled
+// buffers instead of allocating: a chain that reads, writes and recycles
+// allocates no buffer per chunk.
 func (c *Conn) Read() *deferred.Deferred[[]byte] {
 	c.r.CheckLoop("Conn.Read")
 	return c.read(readReq{kind: readAny})
@@ -244,15 +280,27 @@ func (c *Conn) read(req readReq) *deferred.Deferred[[]byte] {
 	if c.rd.kind != readNone || c.onData != nil {
 		return deferred.Fail[[]byte](ErrReadPending)
 	}
-	if v, err, ok := c.try(&req); ok {
+	if rl := &c.loop.relay; !rl.mayInline() {
+		req.soon = true
+		rl.later(c)
+	} else if v, err, ok := c.try(&req); ok {
 		if err != nil {
 			c.readFailed(err)
 			return deferred.Fail[[]byte](err)
 		}
+		rl.inlined()
 		c.updateReading()
 		return deferred.Succeed(v)
 	}
-	req.delim = bytes.Clone(req.delim)
+	if req.kind == readUntil {
+		// The caller may reuse delim meanwhile. A loop of ReadUntils passes
+		// the same one each time: the last one's copy is still in c.rd.
+		if bytes.Equal(c.rd.delim, req.delim) {
+			req.delim = c.rd.delim
+		} else {
+			req.delim = bytes.Clone(req.delim)
+		}
+	}
 	req.d = deferred.NewWithCanceller(c.cancelRead)
 	c.rd = req
 	c.updateReading()
@@ -274,7 +322,7 @@ func (c *Conn) try(req *readReq) (v []byte, err error, ok bool) {
 			if c.inOff == 0 {
 				v, c.in = c.in, nil
 			} else {
-				v = bytes.Clone(avail)
+				v = clone(avail)
 				c.in, c.inOff = c.in[:0], 0
 			}
 			return v, nil, true
@@ -310,7 +358,7 @@ func (c *Conn) try(req *readReq) (v []byte, err error, ok bool) {
 // consume returns a copy of the first n queued bytes and drops the first
 // skip.
 func (c *Conn) consume(n, skip int) []byte {
-	v := bytes.Clone(c.in[c.inOff : c.inOff+n])
+	v := clone(c.in[c.inOff : c.inOff+n])
 	if n == 0 {
 		v = []byte{}
 	}
@@ -341,20 +389,39 @@ func (c *Conn) readFailed(err error) {
 
 // received takes a chunk read from the socket; p is valid only during the
 // call.
-func (c *Conn) received(p []byte) {
+func (c *Conn) received(p []byte) { c.receive(p, nil) }
+
+// receiveBuf takes the n bytes read into *buf, a buffer of the read pool
+// (bufpool). Rather than copy them, it may hand the buffer to the Read they
+// serve; it then sets *buf to nil.
+func (c *Conn) receiveBuf(buf *[]byte, n int) { c.receive((*buf)[:n], buf) }
+
+// receive is received and receiveBuf. It is a turn of the relay, as
+// receivedEOF and wrote are: the I/O paths call them at the bottom of the
+// loop's stack.
+func (c *Conn) receive(p []byte, buf *[]byte) {
+	rl := &c.loop.relay
+	rl.beginTurn()
+	defer rl.endTurn()
 	c.touch()
-	if c.onData != nil && c.inOff == len(c.in) {
-		c.callOnData(p)
-		return
-	}
-	if c.rd.kind == readAny && c.inOff == len(c.in) {
-		d := c.rd.d
-		c.rd = readReq{}
-		if d.Callback(bytes.Clone(p)) == nil {
-			c.updateReading()
+	if c.inOff == len(c.in) {
+		switch {
+		case c.onData != nil:
+			c.callOnData(p)
 			return
+		case c.rd.kind == readAny, c.rd.kind == readFull && c.rd.n == len(p):
+			d := c.rd.d
+			c.rd = readReq{}
+			if d.Callback(handOver(p, buf)) == nil {
+				c.updateReading()
+				return
+			}
+			// Cancelled: p is queued below, and its buffer, if it was
+			// handed over, comes back.
+			if buf != nil && *buf == nil {
+				*buf = p[:cap(p)]
+			}
 		}
-		// Cancelled: p is queued below.
 	}
 	if c.inOff > 0 && len(c.in)+len(p) > cap(c.in) {
 		n := copy(c.in, c.in[c.inOff:])
@@ -363,6 +430,44 @@ func (c *Conn) received(p []byte) {
 	c.in = append(c.in, p...)
 	c.satisfy()
 }
+
+// handOver returns the bytes of p, read into *buf, for a Read to own: the
+// buffer itself (leaving *buf nil) when buffers of its size have been
+// recycled, or the bytes fill half of it (a copy would cost about what a new
+// buffer costs), or buffers of their size have been recycled and they fill
+// an eighth of it; else a copy. buf is nil when p may not be handed over.
+func handOver(p []byte, buf *[]byte) []byte {
+	if buf != nil {
+		size := cap(*buf)
+		if bufpool.Claim(size) || 2*len(p) >= size || 8*len(p) >= size && bufpool.Claim(len(p)) {
+			*buf = nil
+			return p
+		}
+	}
+	return clone(p)
+}
+
+// clone returns a copy of p for a Read to own, in a recycled buffer (of at
+// most twice its size) if there is one.
+func clone(p []byte) []byte {
+	if len(p) >= bufpool.MinSize {
+		if b := bufpool.Get(len(p)); b != nil {
+			return b[:copy(b, p)]
+		}
+	}
+	return bytes.Clone(p)
+}
+
+// Recycle gives p, the bytes a Read fired with, back to the read buffers of
+// this package, so that a later Read can take over its buffer instead of
+// copying into a new one: a chain that reads large chunks and recycles each
+// once it has written or parsed it allocates nothing per chunk. Recycle a
+// slice once, and only when nothing uses it, or any slice of its array,
+// anymore: a later read overwrites it.
+// Slices of other origins (of a capacity that is a power of two) are taken
+// too. Recycle is optional (what is not recycled is garbage collected) and
+// safe from any goroutine.
+func Recycle(p []byte) { bufpool.Recycle(p) }
 
 // satisfy fires the pending read while the queue can serve it.
 func (c *Conn) satisfy() {
@@ -376,7 +481,7 @@ func (c *Conn) satisfy() {
 			break
 		}
 		d, kind, delim := c.rd.d, c.rd.kind, c.rd.delim
-		c.rd = readReq{}
+		c.rd = readReq{delim: delim} // for the next ReadUntil to reuse
 		if err != nil {
 			c.readFailed(err)
 			d.Errback(err)
@@ -400,6 +505,9 @@ func (c *Conn) unread(v []byte, kind readKind, delim []byte) {
 
 // receivedEOF notes the peer's end of stream.
 func (c *Conn) receivedEOF() {
+	rl := &c.loop.relay
+	rl.beginTurn()
+	defer rl.endTurn()
 	c.touch()
 	c.eof = true
 	c.satisfy()
@@ -414,7 +522,7 @@ func (c *Conn) receivedEOF() {
 // updateReading keeps the read interest in line with the demand for bytes.
 func (c *Conn) updateReading() {
 	want := c.state == connOpen && !c.eof &&
-		(c.onData != nil || c.rd.kind != readNone || len(c.in)-c.inOff < c.readSize)
+		(c.onData != nil || (c.rd.kind != readNone && !c.rd.soon) || len(c.in)-c.inOff < c.readSize)
 	if want != c.reading {
 		c.reading = want
 		c.io.setReading(want)
@@ -431,6 +539,10 @@ func (c *Conn) updateReading() {
 // the panic's Failure (which is logged with its traceback).
 func (c *Conn) OnData(f func(p []byte)) {
 	c.r.CheckLoop("Conn.OnData")
+	if f != nil && c.rd.soon {
+		// It was served, but waits for the relay: serve it first.
+		c.satisfy()
+	}
 	if f != nil && c.rd.kind != readNone {
 		d := c.rd.d
 		c.rd = readReq{}
@@ -488,8 +600,10 @@ func (c *Conn) OnEOF(f func()) {
 // Write writes p: what the socket takes at once is written, the rest is
 // copied into the write buffer, so p may be reused as soon as Write returns.
 // The Deferred fires with len(p) once the buffer holds at most the high
-// watermark: at once when it does after this write, otherwise when it has
-// drained to the low watermark. It fails with [ErrClosed] after Close,
+// watermark: at once when it does after this write (or on the loop's next
+// turn, past the bound on fired Deferreds described at [Conn]; a Close or
+// Abort meanwhile does not fail it), otherwise when it has drained to the
+// low watermark. It fails with [ErrClosed] after Close,
 // CloseWrite or Abort, and with the reason the connection was lost if that
 // happens while it waits. A write that could leave more than
 // [WithMaxWriteBuffer] bytes buffered (64 MiB by default) fails with
@@ -500,12 +614,48 @@ func (c *Conn) Write(p []byte) *deferred.Deferred[int] {
 	if err := c.enqueue(p); err != nil {
 		return deferred.Fail[int](err)
 	}
-	if len(c.waiters) == 0 && c.Buffered() <= c.high {
+	ready := c.Buffered() <= c.high && (len(c.waiters) == 0 || c.waiters[len(c.waiters)-1].ready)
+	rl := &c.loop.relay
+	if ready && len(c.waiters) == 0 && rl.mayInline() {
+		rl.inlined()
 		return deferred.Succeed(len(p))
 	}
 	d := deferred.New[int]()
-	c.waiters = append(c.waiters, writeWaiter{d: d, n: len(p)})
+	c.waiters = append(c.waiters, writeWaiter{d: d, n: len(p), ready: ready})
+	if ready {
+		rl.later(c)
+	}
 	return d
+}
+
+// fireDue fires, on the relay's turn, the Deferreds held back for it: the
+// writes that were ready when made, and a read the queue may serve.
+func (c *Conn) fireDue() {
+	c.due = false
+	all := c.waiters
+	k := 0
+	for k < len(all) && all[k].ready {
+		k++
+	}
+	for range k {
+		if c.state == connClosed {
+			break // lose fired the rest
+		}
+		// Pop one at a time: a Write made in a callback comes after the
+		// waiters not fired yet.
+		w := c.waiters[0]
+		c.waiters[0] = writeWaiter{}
+		c.waiters = c.waiters[1:]
+		w.d.Callback(w.n)
+	}
+	if k > 0 && len(c.waiters) == 0 && c.state != connClosed {
+		// Nothing was appended: keep the array for the next ones.
+		c.waiters = all[:0]
+	}
+	if c.rd.soon {
+		c.rd.soon = false
+		c.satisfy()
+	}
 }
 
 // Send writes p as [Conn.Write] does but returns only an error, with no
@@ -565,6 +715,9 @@ func (c *Conn) wrote(n int) {
 	if c.state == connClosed {
 		return
 	}
+	rl := &c.loop.relay
+	rl.beginTurn()
+	defer rl.endTurn()
 	if n > 0 {
 		c.touch()
 	}
@@ -719,7 +872,13 @@ func (c *Conn) lose(reason error, abort bool) {
 	ws := c.waiters
 	c.waiters = nil
 	for _, w := range ws {
-		w.d.Errback(werr)
+		if w.ready {
+			// Its bytes were taken as Write would have fired at once
+			// but for the relay.
+			w.d.Callback(w.n)
+		} else {
+			w.d.Errback(werr)
+		}
 	}
 	cs := c.closeWaiters
 	c.closeWaiters = nil

@@ -38,11 +38,10 @@ func (e *epollConn) readable() {
 	if e.fd < 0 || !c.reading {
 		return
 	}
-	buf := c.loop.readBuf(c.readSize)
-	n, err := sock.Read(e.fd, buf)
+	n, err := sock.Read(e.fd, c.loop.readBuf(c.readSize))
 	switch {
 	case err == nil && n > 0:
-		c.received(buf[:n])
+		c.receiveBuf(&c.loop.buf, n)
 	case err == nil:
 		c.receivedEOF()
 	case err == unix.EAGAIN || err == unix.EINTR:

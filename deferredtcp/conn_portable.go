@@ -6,6 +6,9 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
+
+	"github.com/twistgo/twist/deferredtcp/internal/bufpool"
 )
 
 // portableConn is the portable I/O path: a net.Conn with a reading goroutine
@@ -15,11 +18,20 @@ type portableConn struct {
 	c  *Conn
 	nc net.Conn
 
-	// Reading: the reader fills buf, hands (n, rerr) over with deliverFn and
-	// waits for ack before it reads again, so buf is the loop's meanwhile.
+	// Reading: the reader reads a chunk into buf, a buffer of the read
+	// pool, hands (buf, n, rerr) over with deliverFn and waits for ack
+	// before it reads again, so they are the loop's meanwhile; the loop
+	// gives buf back to the pool (or to a Read) before the ack. A plain
+	// connection takes buf only once its socket is readable (rawRead), so
+	// that an idle one holds none; others read into smallRead bytes unless
+	// the last read filled its buffer (big).
+	readSize  int
 	buf       []byte
 	n         int
 	rerr      error
+	raw       syscall.RawConn
+	rawReadFn func(fd uintptr) bool
+	big       bool
 	deliverFn func()
 	ack       chan struct{}
 	awaiting  bool // a chunk was delivered and its ack is held back
@@ -38,16 +50,17 @@ type portableConn struct {
 
 func newPortableConn(l *loop, network string, nc net.Conn, cfg *config) *Conn {
 	p := &portableConn{
-		nc:   nc,
-		buf:  make([]byte, cfg.readSize),
-		ack:  make(chan struct{}, 1),
-		wreq: make(chan []byte, 1),
-		done: make(chan struct{}),
+		nc:       nc,
+		readSize: cfg.readSize,
+		ack:      make(chan struct{}, 1),
+		wreq:     make(chan []byte, 1),
+		done:     make(chan struct{}),
 		// The reader waits for an ack before each read: the first comes
 		// from setReading(true) in Conn.start.
 		awaiting: true,
 	}
 	p.deliverFn, p.wroteFn = p.deliver, p.wroteBack
+	p.useRawReads()
 	c := newConn(l, network, p, nc.RemoteAddr(), cfg)
 	c.laddr = nc.LocalAddr()
 	p.c = c
@@ -64,25 +77,54 @@ func (p *portableConn) reader(hand func(func())) {
 		case <-p.done:
 			return
 		}
-		n, err := p.nc.Read(p.buf)
-		p.n, p.rerr = n, err
+		p.read()
 		hand(p.deliverFn)
-		if err != nil {
+		if p.rerr != nil {
 			return
 		}
 	}
+}
+
+// smallRead is the size of the reads of a connection that is not a plain
+// socket (TLS, Pipe) while its chunks are small: what it holds while idle.
+const smallRead = 4 << 10
+
+// read reads the next chunk into buf, n and rerr.
+func (p *portableConn) read() {
+	if p.raw != nil {
+		if err := p.raw.Read(p.rawReadFn); err != nil {
+			p.buf, p.n, p.rerr = nil, 0, err
+		}
+		return
+	}
+	size := p.readSize
+	if !p.big {
+		size = min(size, smallRead)
+	}
+	p.buf = bufpool.Make(size)
+	p.n, p.rerr = p.nc.Read(p.buf)
+	p.big = p.n == size
+}
+
+// releaseBuf gives the chunk's buffer back to the pool, unless a Read took
+// it over.
+func (p *portableConn) releaseBuf() {
+	bufpool.Put(p.buf)
+	p.buf = nil
 }
 
 // deliver runs on the loop with the reader's latest result.
 func (p *portableConn) deliver() {
 	c := p.c
 	if c.state == connClosed {
+		p.releaseBuf()
 		return
 	}
 	n, err := p.n, p.rerr
 	if n > 0 {
-		c.received(p.buf[:n])
+		c.receiveBuf(&p.buf, n)
 	}
+	p.releaseBuf()
 	if c.state == connClosed {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/deferredtcp/internal/bufpool"
 	"github.com/twistgo/twist/failure"
 	"github.com/twistgo/twist/reactor"
 )
@@ -60,6 +61,7 @@ type loop struct {
 	factories map[any]int // users of each FactoryStarter (Twisted's numPorts)
 	stopping  bool        // shutdown has begun: nothing new starts
 	res       *resources
+	relay     relay // Deferreds handed out fired, and those for the next turn
 
 	// gone is set, under handMu, once the loop is released; see handOff.
 	handMu sync.Mutex
@@ -96,8 +98,10 @@ func loopState(r Loop) (*loop, error) {
 }
 
 func newLoop(r Loop) *loop {
-	return &loop{r: r, listeners: map[*Listener]struct{}{}, attempts: map[*attempt]struct{}{},
+	l := &loop{r: r, listeners: map[*Listener]struct{}{}, attempts: map[*attempt]struct{}{},
 		factories: map[any]int{}, res: &resources{}}
+	l.relay.init(r.CallFromGoroutine)
+	return l
 }
 
 // notRunning is the error of Listen and Connect on a loop that has stopped.
@@ -124,10 +128,13 @@ func (l *loop) handOff(f, dropped func()) {
 	l.r.CallFromGoroutine(f)
 }
 
-// readBuf returns the shared read buffer, at least n bytes long.
+// readBuf returns the shared read buffer, n bytes long. It comes from the
+// read pool, whose buffers a Read may take over (see Conn.receiveBuf).
 func (l *loop) readBuf(n int) []byte {
-	if len(l.buf) < n {
-		l.buf = make([]byte, n)
+	if cap(l.buf) < n {
+		bufpool.Put(l.buf)
+		l.buf = bufpool.Make(n)
+		l.buf = l.buf[:cap(l.buf)]
 	}
 	return l.buf[:n]
 }

@@ -2,7 +2,8 @@
 // library's styles, so that the servers differ only in what is compared:
 //
 //	-api chain     each connection loops Conn.Read → Conn.Write, one Deferred
-//	               step pair per chunk, until the peer is done (io.EOF)
+//	               step pair per chunk, until the peer is done (io.EOF),
+//	               giving each chunk back with deferredtcp.Recycle
 //	-api ondata    Conn.OnData hands each chunk to a function that writes it
 //	               back with Conn.Send (Write without the Deferred): no
 //	               Deferred or allocation per message
@@ -79,10 +80,16 @@ func serve(r *reactor.Reactor, addr string, handle func(*deferredtcp.Conn)) *def
 }
 
 // echoChain reads a chunk, writes it back, and goes again once the write is
-// accepted (below the high watermark), until the read fails. The two
-// functions of the chain are made once per connection, not per message.
+// accepted (below the high watermark), until the read fails. Write copies
+// what the socket does not take at once, so the chunk is recycled for later
+// reads as soon as it is written. The two functions of the chain are made
+// once per connection, not per message.
 func echoChain(c *deferredtcp.Conn) {
-	write := c.Write
+	write := func(p []byte) *deferred.Deferred[int] {
+		d := c.Write(p)
+		deferredtcp.Recycle(p)
+		return d
+	}
 	var next func(int, *failure.Failure) (int, error)
 	next = func(_ int, f *failure.Failure) (int, error) {
 		if f != nil {

@@ -1,0 +1,200 @@
+package deferredtcp_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	deferred "github.com/twistgo/twist/defer"
+	"github.com/twistgo/twist/deferredtcp"
+	"github.com/twistgo/twist/failure"
+	"github.com/twistgo/twist/reactor"
+)
+
+// pattern returns n bytes that differ from one stream (seed) to another and
+// along the stream, so that bytes overwritten by a later read show.
+func pattern(seed, n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(seed*131 + i*7 + i>>11)
+	}
+	return p
+}
+
+// readStreams connects clients connections to a server that writes each a
+// stream of size bytes and closes, and reads them all at once with Read
+// loops that call got with each chunk; done runs once all reached EOF.
+func readStreams(t *testing.T, r *reactor.Reactor, clients, size int, got func(i int, p []byte), done func()) {
+	t.Helper()
+	l := listen(t, r)
+	seed := 0
+	l.Serve(func(c *deferredtcp.Conn) {
+		c.Write(pattern(seed, size))
+		seed++
+		c.Close()
+	})
+	left := clients
+	for i := range clients {
+		deferred.Then(deferredtcp.Connect(r, "tcp", l.Addr().String()), func(c *deferredtcp.Conn) (struct{}, error) {
+			var next func()
+			next = func() {
+				c.Read().AddCallbacks(func(p []byte) ([]byte, error) {
+					got(i, p)
+					next()
+					return nil, nil
+				}, func(f *failure.Failure) ([]byte, error) {
+					if !errors.Is(f, io.EOF) {
+						t.Error(f)
+					}
+					if left--; left == 0 {
+						done()
+					}
+					return nil, nil
+				})
+			}
+			next()
+			return struct{}{}, nil
+		})
+	}
+}
+
+// checkStreams checks that the clients' streams hold, between them, the
+// servers' (which one a client got depends on the order of the accepts).
+func checkStreams(t *testing.T, streams [][]byte, size int) {
+	t.Helper()
+	seen := map[int]bool{}
+	for i, s := range streams {
+		found := false
+		for seed := range streams {
+			if !seen[seed] && bytes.Equal(s, pattern(seed, size)) {
+				seen[seed], found = true, true
+				break
+			}
+		}
+		require.True(t, found, "client %d read bytes that no server sent (%d bytes)", i, len(s))
+	}
+}
+
+// TestReadBuffersHandedOverStayIntact: the chunks Read fires with belong
+// to the caller, even when they are the connection's read buffer handed
+// over: later reads, on this connection or another of the loop, never
+// write into them.
+func TestReadBuffersHandedOverStayIntact(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+		r := newReactor()
+		const clients, size = 3, 4 << 20
+		kept := make([][][]byte, clients)
+		readStreams(t, r, clients, size, func(i int, p []byte) { kept[i] = append(kept[i], p) }, stop(r))
+		run(t, r)
+		streams := make([][]byte, clients)
+		large := 0
+		for i, chunks := range kept {
+			streams[i] = bytes.Join(chunks, nil)
+			for _, p := range chunks {
+				if len(p) >= deferredtcp.DefaultReadBufferSize/2 {
+					large++
+				}
+			}
+		}
+		require.Positive(t, large, "no chunk was large enough to be handed over")
+		checkStreams(t, streams, size)
+	})
+}
+
+// TestRecycledReadBuffers: a reader that recycles every chunk once copied
+// gets its bytes intact, though later reads reuse the buffers.
+func TestRecycledReadBuffers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+		r := newReactor()
+		const clients, size = 3, 4 << 20
+		streams := make([][]byte, clients)
+		readStreams(t, r, clients, size, func(i int, p []byte) {
+			streams[i] = append(streams[i], p...)
+			deferredtcp.Recycle(p)
+		}, stop(r))
+		run(t, r)
+		checkStreams(t, streams, size)
+	})
+}
+
+// TestRecycledReadsAllocateNoBuffer: a chain that reads 16 KiB messages,
+// recycling each chunk, and acknowledges each message, allocates far less
+// than a message per message; without Recycle it allocates about one.
+func TestRecycledReadsAllocateNoBuffer(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop buffers")
+	}
+	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+		for _, recycle := range []bool{true, false} {
+			perMsg := allocsPer16KiBMessage(t, newReactor(), recycle)
+			t.Logf("recycle=%v: %.0f bytes allocated per 16 KiB message", recycle, perMsg)
+			if recycle {
+				require.Less(t, perMsg, 4096.0)
+			} else {
+				require.Greater(t, perMsg, 16384.0)
+			}
+		}
+	})
+}
+
+func allocsPer16KiBMessage(t *testing.T, r *reactor.Reactor, recycle bool) float64 {
+	const msgSize, warmup, msgs = 16 << 10, 50, 400
+	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer nl.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		nc, err := nl.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		msg, ack := make([]byte, msgSize), make([]byte, 1)
+		for range warmup + msgs {
+			if _, err := nc.Write(msg); err != nil {
+				return
+			}
+			if _, err := io.ReadFull(nc, ack); err != nil {
+				return
+			}
+		}
+	})
+	var before, after runtime.MemStats
+	count, got := 0, 0
+	ack := []byte{'k'}
+	deferred.Then(deferredtcp.Connect(r, "tcp", nl.Addr().String()), func(c *deferredtcp.Conn) (struct{}, error) {
+		var next func([]byte) ([]byte, error)
+		next = func(p []byte) ([]byte, error) {
+			if got += len(p); got == msgSize {
+				got = 0
+				c.Write(ack)
+				if count++; count == warmup {
+					runtime.ReadMemStats(&before)
+				}
+				if count == warmup+msgs {
+					runtime.ReadMemStats(&after)
+					c.Close()
+					r.Stop()
+					return nil, nil
+				}
+			}
+			if recycle {
+				deferredtcp.Recycle(p)
+			}
+			c.Read().AddCallback(next)
+			return nil, nil
+		}
+		c.Read().AddCallback(next)
+		return struct{}{}, nil
+	})
+	run(t, r)
+	require.Equal(t, warmup+msgs, count)
+	return float64(after.TotalAlloc-before.TotalAlloc) / msgs
+}
