@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,4 +102,44 @@ func TestDefaultUnhandledReportIsStructured(t *testing.T) {
 	assert.Contains(t, text.String(), `msg="Unhandled error in Deferred" failure.message=lost`)
 	assert.NotContains(t, text.String(), `\n`, "no escaped newlines")
 	assert.Contains(t, js.String(), `"failure":{"message":"lost","type":"*errors.errorString","traceback":["`)
+}
+
+// Through slog's own default handler (the log package, a terminal), the
+// report is Twisted's multi-line text.
+func TestDefaultUnhandledReportOnTheTerminal(t *testing.T) {
+	prevHandler := deferred.SetUnhandledHandler(nil) // the default
+	prevOut, prevFlags := log.Writer(), log.Flags()
+	t.Cleanup(func() {
+		log.SetOutput(prevOut)
+		log.SetFlags(prevFlags)
+		deferred.SetUnhandledHandler(prevHandler)
+	})
+	var out syncBuffer
+	log.SetOutput(&out)
+	log.SetFlags(0)
+	func() { _ = deferred.Fail[int](errors.New("lost")) }()
+	deferredtest.Collect()
+	text := out.String()
+	assert.Contains(t, text, "ERROR Unhandled error in Deferred:\nTraceback (most recent call last):\n  ")
+	assert.Contains(t, text, "\n*errors.errorString: lost\n")
+	assert.NotContains(t, text, `\n`, "no escaped newlines")
+}
+
+// syncBuffer is a strings.Builder safe for the runtime goroutine that
+// reports unhandled Failures.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -3,6 +3,7 @@ package deferred
 import (
 	"log/slog"
 	"runtime"
+	"strings"
 	"sync/atomic"
 
 	"github.com/twistgo/twist/failure"
@@ -63,8 +64,11 @@ func init() {
 // Deferred that is garbage collected while its chain ends on an unhandled
 // Failure (Twisted's "Unhandled error in Deferred"), and returns the
 // previous one. A nil h restores the default, which logs the Failure with
-// log/slog at error level as a group of its message and traceback (see
-// [failure.Failure.LogValue]). h runs on a runtime goroutine, may run
+// log/slog at error level: as Twisted's multi-line report with its
+// traceback while slog has its own default handler (text on the
+// terminal), and as a group of its message, type and traceback (see
+// [failure.Failure.LogValue]) through a handler the program set, such as
+// a JSON one. h runs on a runtime goroutine, may run
 // concurrently with itself, and must not block. SetUnhandledHandler is
 // safe for concurrent use.
 //
@@ -83,7 +87,22 @@ func SetUnhandledHandler(h func(*failure.Failure)) (previous func(*failure.Failu
 	return nil
 }
 
+// stdHandler is slog's own default handler, as the program starts. Until
+// the program sets another, slog writes through the log package, usually to
+// a terminal, which shows a message's newlines as they are (and escapes
+// them in attributes).
+var stdHandler = slog.Default().Handler()
+
+// logUnhandled is the default unhandled-failure handler: Twisted's
+// multi-line "Unhandled error in Deferred:" report with its traceback
+// through slog's own default handler (a terminal), and a structured
+// "failure" attribute (a group of message, type and traceback lines)
+// through any handler the program set, such as a JSON one.
 func logUnhandled(f *failure.Failure) {
+	if slog.Default().Handler() == stdHandler {
+		slog.Error("Unhandled error in Deferred:\n" + strings.TrimSuffix(f.Traceback(), "\n"))
+		return
+	}
 	slog.Error("Unhandled error in Deferred", "failure", f)
 }
 
