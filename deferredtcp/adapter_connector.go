@@ -168,7 +168,7 @@ func (c *Connector) guard(what string, f func()) {
 		if v := recover(); v != nil {
 			fl := failure.FromPanic(v)
 			c.r.Logger().Error("deferredtcp: client factory panicked",
-				"in", what, "factory", fmt.Sprintf("%T", c.f), "panic", fl.Error(), "traceback", fl.Traceback())
+				"in", what, "factory", fmt.Sprintf("%T", c.f), "failure", fl)
 		}
 	}()
 	f()

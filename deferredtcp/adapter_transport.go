@@ -132,7 +132,7 @@ func (t *connTransport) recoverPanic(what string) {
 	if v := recover(); v != nil {
 		f := failure.FromPanic(v)
 		t.c.Loop().Logger().Error("deferredtcp: protocol panicked; connection aborted",
-			"in", what, "protocol", fmt.Sprintf("%T", t.p), "panic", f.Error(), "traceback", f.Traceback())
+			"in", what, "protocol", fmt.Sprintf("%T", t.p), "failure", f)
 		t.abortWith(f)
 	}
 }

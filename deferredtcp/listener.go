@@ -225,7 +225,7 @@ func (l *Listener) callServe(c *Conn) {
 		if v := recover(); v != nil {
 			f := failure.FromPanic(v)
 			l.r.Logger().Error("deferredtcp: Serve handler panicked; connection aborted",
-				"addr", l.addr, "panic", f.Error(), "traceback", f.Traceback())
+				"addr", l.addr, "failure", f)
 			c.Abort()
 		}
 	}()

@@ -461,7 +461,7 @@ func (t *CooperativeTask) stopIterator() {
 	defer func() {
 		if v := recover(); v != nil {
 			t.c.logger().Error("reactor: cooperative task panicked while stopping",
-				slog.String("traceback", failure.FromPanic(v).Traceback()))
+				slog.Any("failure", failure.FromPanic(v)))
 		}
 	}()
 	t.stop()

@@ -1,7 +1,6 @@
 package reactor
 
 import (
-	"fmt"
 	"log/slog"
 
 	"github.com/twistgo/twist/failure"
@@ -59,7 +58,7 @@ func runUntilPanic(log *slog.Logger, where string, next func() (func(), bool)) (
 // the stack still holds the panic site.
 func logPanic(log *slog.Logger, where string, v any) {
 	f := failure.FromPanic(v)
-	log.Error("reactor: panic in "+where, "panic", fmt.Sprint(v), "traceback", f.Traceback())
+	log.Error("reactor: panic in "+where, "failure", f)
 }
 
 // guardValue is guard for a function with a result: the zero value when it
