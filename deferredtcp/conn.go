@@ -3,6 +3,7 @@ package deferredtcp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -580,7 +581,7 @@ func (c *Conn) recoverHandler(what string) {
 	}
 	f := failure.FromPanic(v)
 	c.r.Logger().Error("deferredtcp: "+what+" handler panicked; connection aborted",
-		"raddr", c.raddr, "panic", f.Error(), "traceback", f.Traceback())
+		"raddr", c.raddr, "failure", f)
 	c.lose(f, true)
 }
 
@@ -603,9 +604,10 @@ func (c *Conn) OnEOF(f func()) {
 // watermark: at once when it does after this write (or on the loop's next
 // turn, past the bound on fired Deferreds described at [Conn]; a Close or
 // Abort meanwhile does not fail it), otherwise when it has drained to the
-// low watermark. It fails with [ErrClosed] after Close,
-// CloseWrite or Abort, and with the reason the connection was lost if that
-// happens while it waits. A write that could leave more than
+// low watermark. It fails with [ErrClosed] after Close, CloseWrite or
+// Abort, or once the connection is lost (the error then wraps the reason
+// too, such as a reset), and with the reason the connection was lost if
+// that happens while it waits. A write that could leave more than
 // [WithMaxWriteBuffer] bytes buffered (64 MiB by default) fails with
 // [ErrWriteBufferFull], writing nothing, and aborts the connection with that
 // reason.
@@ -674,9 +676,18 @@ func (c *Conn) Buffered() int { return len(c.out) - c.outOff }
 // a read.
 func (c *Conn) Queued() int { return len(c.in) - c.inOff }
 
+// closedError is the error of a write on a connection that is closed: it
+// matches ErrClosed and, for one that was lost, the reason.
+func (c *Conn) closedError() error {
+	if c.state == connClosed && c.reason != nil {
+		return fmt.Errorf("%w: %w", ErrClosed, c.reason)
+	}
+	return ErrClosed
+}
+
 func (c *Conn) enqueue(p []byte) error {
 	if c.state != connOpen || c.shutWr {
-		return ErrClosed
+		return c.closedError()
 	}
 	if c.maxWriteBuf > 0 && c.Buffered()+len(p) > c.maxWriteBuf {
 		// The stream would miss bytes: nothing sensible can follow.
