@@ -38,7 +38,8 @@ type HostnameEndpoint struct {
 	// Host is a host name or an IP address; Port its TCP port.
 	Host string
 	Port int
-	// Timeout bounds each connection attempt: 30 seconds from
+	// Timeout bounds each connection attempt, and with TLS the handshake
+	// that follows the one that connected: 30 seconds from
 	// [NewHostnameEndpoint], as Twisted's; zero means no bound.
 	Timeout time.Duration
 	// BindAddress, if set, is the local address to connect from; only the
@@ -46,6 +47,9 @@ type HostnameEndpoint struct {
 	BindAddress net.Addr
 	// TLS, when set, makes the endpoint speak TLS with it once connected.
 	TLS *tls.Config
+	// HandshakeTimeout bounds the TLS handshake, within Timeout; zero
+	// means DefaultHandshakeTimeout, negative none.
+	HandshakeTimeout time.Duration
 	// Resolver looks Host up; nil means net.DefaultResolver.
 	Resolver Resolver
 	// AttemptDelay is how long an attempt runs alone before the next one
@@ -82,7 +86,9 @@ func (e *HostnameEndpoint) Connect(f Factory) *deferred.Deferred[Protocol] {
 // when TLS is set), for chain-style code. It fails with a *net.OpError: of
 // the lookup (a *net.DNSError inside, IsNotFound when the name has no
 // address), of a port out of range (a *net.AddrError inside), or of the
-// last attempt to fail when all of them do. Cancelling
+// last attempt to fail when all of them do; with TLS, also as a handshake
+// does: [ErrHandshakeTimeout], or [ErrConnectTimeout] when Timeout, counted
+// from the start of the attempt that connected, ends first. Cancelling
 // the Deferred cancels the lookup and every attempt. Loop goroutine only
 // (or before Run).
 func (e *HostnameEndpoint) DialConn() *deferred.Deferred[*Conn] {
@@ -107,7 +113,9 @@ func (e *HostnameEndpoint) DialConn() *deferred.Deferred[*Conn] {
 			cfg = cfg.Clone()
 			cfg.ServerName = e.Host
 		}
-		return StartTLS(c, cfg, false)
+		ccfg := newConfig([]Option{WithTimeout(e.Timeout), handshakeOption(e.HandshakeTimeout)})
+		dl := connectDeadline(h.started, e.r.Now(), &ccfg, "tcp", c.RemoteAddr())
+		return startTLS(c, cfg, false, &ccfg, nil, dl)
 	})
 }
 
@@ -123,6 +131,7 @@ type hostnameDial struct {
 	latest     *deferred.Deferred[*Conn] // the attempt started last
 	timer      *reactor.DelayedCall      // starts the next attempt
 	lastErr    error
+	started    time.Time // when the attempt that connected started
 	done       bool
 }
 
@@ -193,16 +202,17 @@ func (h *hostnameDial) next() {
 	if h.e.BindAddress != nil {
 		opts = append(opts, WithBindAddress(h.e.BindAddress))
 	}
+	start := h.e.r.Now()
 	d := Connect(h.e.r, "tcp", addr.String(), opts...)
 	h.pending = append(h.pending, d)
 	h.latest = d
 	d.AddBoth(func(c *Conn, f *failure.Failure) (*Conn, error) {
-		h.attemptDone(d, c, f)
+		h.attemptDone(d, start, c, f)
 		return nil, nil
 	})
 }
 
-func (h *hostnameDial) attemptDone(d *deferred.Deferred[*Conn], c *Conn, f *failure.Failure) {
+func (h *hostnameDial) attemptDone(d *deferred.Deferred[*Conn], start time.Time, c *Conn, f *failure.Failure) {
 	if i := slices.Index(h.pending, d); i >= 0 {
 		h.pending = slices.Delete(h.pending, i, i+1)
 	}
@@ -214,6 +224,7 @@ func (h *hostnameDial) attemptDone(d *deferred.Deferred[*Conn], c *Conn, f *fail
 		}
 	case f == nil:
 		h.finish()
+		h.started = start
 		h.d.Callback(c)
 	case errors.Is(f, deferred.ErrCancelled):
 		// Not by us: the reactor is shutting down. Start nothing more.

@@ -262,6 +262,44 @@ func TestConnectProtocol(t *testing.T) {
 	})
 }
 
+// TestHostnameEndpointTimeoutCoversTheHandshake connects with TLS to a
+// server that accepts and never answers: the endpoint's Timeout, counted
+// from the attempt that connected, ends the handshake with
+// ErrConnectTimeout; with a longer Timeout, HandshakeTimeout ends it with
+// ErrHandshakeTimeout. Either is a net.Error timeout.
+func TestHostnameEndpointTimeoutCoversTheHandshake(t *testing.T) {
+	_, cliCfg := tlsConfigs(t)
+	tests := []struct {
+		name               string
+		timeout, handshake time.Duration
+		wantErr            error
+	}{
+		{"connect timeout", 300 * time.Millisecond, time.Minute, deferredtcp.ErrConnectTimeout},
+		{"handshake timeout", time.Minute, 300 * time.Millisecond, deferredtcp.ErrHandshakeTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
+				r := newReactor()
+				l := listen(t, r)
+				defer l.Close()
+				l.Serve(func(*deferredtcp.Conn) {}) // holds every connection, silent
+				e := deferredtcp.NewHostnameEndpoint(r, "127.0.0.1", l.Addr().(*net.TCPAddr).Port)
+				e.TLS = cliCfg
+				e.Timeout, e.HandshakeTimeout = tt.timeout, tt.handshake
+
+				got, took := dialConn(t, r, e)
+				require.ErrorIs(t, got.err, tt.wantErr)
+				var ne net.Error
+				require.ErrorAs(t, got.err, &ne)
+				require.True(t, ne.Timeout())
+				require.GreaterOrEqual(t, took, 300*time.Millisecond)
+				require.Less(t, took, 800*time.Millisecond, "the deadline, not a default's")
+			})
+		})
+	}
+}
+
 // dialConn runs e.DialConn on r until it settles, then stops r; it returns
 // the outcome and how long the dial took on r's clock.
 func dialConn(t *testing.T, r *reactor.Reactor, e *deferredtcp.HostnameEndpoint) (*outcome[*deferredtcp.Conn], time.Duration) {
