@@ -14,8 +14,8 @@
 //	myService.setServiceParent(application)      app.AddService(echoService)
 //	twistd -y echo.tac                           app.Run(context.Background())
 //
-// Echo and EchoFactory are the tutorial's protocol and factory, as in
-// examples/echo-protocol. Like twistd, the program logs its services'
+// Echo and EchoFactory are the tutorial's protocol and factory, imported
+// from examples/echoserv as echo.tac imports them from echoServ. Like twistd, the program logs its services'
 // start and stop (to standard error), and exits with status 1 if a service
 // cannot start (the port is taken) or stop.
 package main
@@ -25,51 +25,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 
 	deferred "github.com/twistgo/twist/defer"
-	"github.com/twistgo/twist/deferredtcp"
-	"github.com/twistgo/twist/failure"
+	"github.com/twistgo/twist/examples/echoserv"
 	"github.com/twistgo/twist/reactor"
 	"github.com/twistgo/twist/service"
 )
-
-// Echo is the protocol: one per connection.
-type Echo struct {
-	deferredtcp.BaseProtocol
-	factory *EchoFactory
-}
-
-// ConnectionMade greets the client with the number of open connections.
-func (e *Echo) ConnectionMade(t deferredtcp.Transport) {
-	e.factory.numProtocols++
-	fmt.Fprintf(e.factory.out, "Connection from %s: %d open\n", t.GetPeer(), e.factory.numProtocols)
-	t.Write(fmt.Appendf(nil, "Welcome! There are currently %d open connections.\n", e.factory.numProtocols))
-}
-
-// ConnectionLost forgets the connection.
-func (e *Echo) ConnectionLost(reason *failure.Failure) {
-	e.factory.numProtocols--
-	fmt.Fprintf(e.factory.out, "Connection lost (%v): %d open\n", reason, e.factory.numProtocols)
-}
-
-// DataReceived writes back whatever arrives.
-func (e *Echo) DataReceived(data []byte) {
-	e.Transport.Write(data)
-}
-
-// EchoFactory builds an Echo for each connection and keeps the count they
-// share. Everything runs on the reactor's goroutine, so no lock is needed.
-type EchoFactory struct {
-	numProtocols int
-	out          io.Writer
-}
-
-// BuildProtocol makes the protocol of a new connection.
-func (f *EchoFactory) BuildProtocol(net.Addr) deferredtcp.Protocol {
-	return &Echo{factory: f}
-}
 
 func main() {
 	addr := flag.String("addr", ":8007", "the address to listen on")
@@ -85,7 +47,7 @@ func main() {
 func run(addr string, out io.Writer) error {
 	r := reactor.New()
 	app := service.NewApplication(r, "echo")
-	echoService := service.TCPServer(r, addr, &EchoFactory{out: out})
+	echoService := service.TCPServer(r, addr, &echoserv.EchoFactory{Out: out})
 	if err := app.AddService(echoService); err != nil {
 		return err
 	}
