@@ -47,7 +47,7 @@ func ServeFactory(l *Listener, f Factory) {
 
 // whenListenerClosed runs f on the loop once l is closed.
 //
-// TODO(helper-3): replace with a public hook on Listener (Closed or
+// TODO: replace with a public hook on Listener (Closed or
 // OnClose); this relies on Close firing every Deferred in closeWaiters.
 func whenListenerClosed(l *Listener, f func()) {
 	d := deferred.New[struct{}]()

@@ -383,7 +383,13 @@ func isAbstract(address string) bool { return strings.HasPrefix(address, "@") }
 // or with [ErrNoProtocol] when f builds none (the connection is then
 // closed).
 func (e *ClientEndpoint) Connect(f Factory) *deferred.Deferred[Protocol] {
-	return deferred.Then(e.DialConn(), func(c *Conn) (Protocol, error) {
+	return serveConnected(e.DialConn(), f)
+}
+
+// serveConnected serves the connection d fires with with a protocol that f
+// builds, as an endpoint's Connect does.
+func serveConnected(d *deferred.Deferred[*Conn], f Factory) *deferred.Deferred[Protocol] {
+	return deferred.Then(d, func(c *Conn) (Protocol, error) {
 		p := f.BuildProtocol(c.RemoteAddr())
 		if p == nil {
 			c.Close()

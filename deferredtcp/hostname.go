@@ -71,15 +71,7 @@ func NewHostnameEndpoint(r *reactor.Reactor, host string, port int) *HostnameEnd
 // does, or with [ErrNoProtocol] when f builds none (the connection is then
 // closed). Loop goroutine only (or before Run).
 func (e *HostnameEndpoint) Connect(f Factory) *deferred.Deferred[Protocol] {
-	return deferred.Then(e.DialConn(), func(c *Conn) (Protocol, error) {
-		p := f.BuildProtocol(c.RemoteAddr())
-		if p == nil {
-			c.Close()
-			return nil, ErrNoProtocol
-		}
-		ServeProtocol(c, p)
-		return p, nil
-	})
+	return serveConnected(e.DialConn(), f)
 }
 
 // DialConn connects and returns the connection (after the TLS handshake

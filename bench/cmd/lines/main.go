@@ -259,7 +259,7 @@ func harness(ctx context.Context, lines, reps int) int {
 	}
 	fmt.Printf("| chain ÷ inline | %.2fx | %.2fx | %.2fx |\n",
 		c.wall.Seconds()/in.wall.Seconds(), c.cpu.Seconds()/in.cpu.Seconds(), float64(c.rssKiB)/float64(in.rssKiB))
-	fmt.Println("\nmedians of", reps, "reps; bars (issue 13): peak RSS ≤ 1.5x, time ≤ 1.25x")
+	fmt.Println("\nmedians of", reps, "reps; bars: chains' peak RSS ≤ 1.5x, time ≤ 1.25x")
 	return 0
 }
 

@@ -9,7 +9,7 @@
 //     timer benchmark of the reactor package.
 //
 // It prints ns/op (per callback step, per timer) and the ratios, checks them
-// against the bars of issue 7, and with -out writes the tables as Markdown.
+// against the project's performance bars, and with -out writes the tables as Markdown.
 // Run it from bench/:
 //
 //	go run ./cmd/micro

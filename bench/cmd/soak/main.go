@@ -2,7 +2,8 @@
 // the comparison for a while and checks that nothing goes wrong: every
 // connection keeps echoing in lockstep, every byte is verified, and the
 // server's RSS is sampled every few seconds to show it stays flat. It is the
-// long load run of issue 8; CI runs a small version in its tests instead.
+// long load run of the reliability suite; CI runs a small version in its
+// tests instead.
 //
 //	go run ./cmd/soak                                  # twist-ondata, 5000 conns, 60 s
 //	go run ./cmd/soak -server twist-chain -conns 5000 -duration 60s -every 5s
