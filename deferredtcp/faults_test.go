@@ -553,7 +553,9 @@ func TestFaultStopWith1000Conns(t *testing.T) {
 			require.True(t, o.done, "read %d ended", i)
 			require.Error(t, o.err, "read %d", i)
 		}
-		require.Less(t, shutdown, time.Second, "nothing waited for the flush grace")
+		// Shutdown gives unflushed connections a 2 s grace before it aborts
+		// them; every connection here closes at once, so nothing waits for it.
+		require.Less(t, shutdown, 2*time.Second, "nothing waited for the flush grace")
 		t.Logf("%d connections (%d fds, %d goroutines at the peak; %d before) set up in %v, shut down in %v",
 			conns, peakFDs, peakGoroutines, baseGoroutines, stopped.Sub(start).Round(time.Millisecond), shutdown.Round(time.Millisecond))
 	})
