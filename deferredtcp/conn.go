@@ -59,12 +59,10 @@ type Conn struct {
 	r       Loop
 	io      connIO
 	network string
-	laddr   net.Addr
 	raddr   net.Addr
 
 	high, low, readSize, maxWriteBuf int
 
-	state  connState
 	reason error // why the connection closed (or is closing); nil when clean
 
 	// Read side.
@@ -72,28 +70,24 @@ type Conn struct {
 	inOff      int
 	rd         readReq
 	onData     func([]byte)
-	onEOF      func()
-	eof        bool // the peer has closed its side
-	reading    bool // read interest is registered
 	cancelRead func(*deferred.Deferred[[]byte])
 
 	// Write side.
 	out     []byte
 	outOff  int
-	writing bool // out[outOff:] is being written by the portable writer
 	waiters []writeWaiter
+
+	// The state and the flags of both sides, together so that they share
+	// a word.
+	state   connState
+	eof     bool // the peer has closed its side
+	reading bool // read interest is registered
+	writing bool // out[outOff:] is being written by the portable writer
 	shutWr  bool // CloseWrite was called
 	wrDown  bool // the write side is shut down
+	due     bool // queued on the loop's relay: Deferreds wait for its next turn
 
-	due bool // queued on the loop's relay: Deferreds wait for its next turn
-
-	closeWaiters []*deferred.Deferred[struct{}]
-	lostWaiters  waitList[struct{}]
-
-	idle       time.Duration
-	idleCall   *reactor.DelayedCall
-	lastActive time.Time
-	onIdle     func() IdleAction
+	x *connExtra // nil until the connection uses any of it
 
 	prev, next *Conn // the loop's list of connections
 
@@ -105,6 +99,31 @@ type Conn struct {
 	// transport, the TLS layer) and hears of its write buffer draining and
 	// of its loss without a Deferred per event.
 	owner connOwner
+}
+
+// connExtra is the part of a Conn that most connections of a busy server
+// never use: an EOF handler, subscriptions to its closing, the idle
+// timeout, its local address once asked for. A Conn makes it when first
+// asked for any of these, so that an idle connection costs less memory.
+type connExtra struct {
+	laddr net.Addr
+	onEOF func()
+
+	closeWaiters []*deferred.Deferred[struct{}]
+	lostWaiters  waitList[struct{}]
+
+	idle       time.Duration
+	idleCall   *reactor.DelayedCall
+	lastActive time.Time
+	onIdle     func() IdleAction
+}
+
+// extra returns c's connExtra, making it if need be.
+func (c *Conn) extra() *connExtra {
+	if c.x == nil {
+		c.x = new(connExtra)
+	}
+	return c.x
 }
 
 // connOwner is told what happens to a Conn by the Conn itself, on the loop.
@@ -173,7 +192,15 @@ type connIO interface {
 }
 
 func newConn(l *loop, network string, cio connIO, raddr net.Addr, cfg *config) *Conn {
-	c := &Conn{
+	c := new(Conn)
+	initConn(c, l, network, cio, raddr, cfg)
+	return c
+}
+
+// initConn sets up c, which an I/O path may hold (so that a connection is
+// one allocation), and adds it to l.
+func initConn(c *Conn, l *loop, network string, cio connIO, raddr net.Addr, cfg *config) {
+	*c = Conn{
 		loop:        l,
 		r:           l.r,
 		io:          cio,
@@ -184,12 +211,10 @@ func newConn(l *loop, network string, cio connIO, raddr net.Addr, cfg *config) *
 		readSize:    cfg.readSize,
 		maxWriteBuf: cfg.maxWriteBuf,
 	}
-	c.cancelRead = c.readCancelled
 	l.add(c)
 	if isTCP(network) && cfg.noDelay {
 		cio.setNoDelay(true)
 	}
-	return c
 }
 
 // start begins reading once the Conn is wired to its I/O path.
@@ -212,10 +237,13 @@ func (c *Conn) Loop() Loop { return c.r }
 // LocalAddr returns the connection's local address.
 func (c *Conn) LocalAddr() net.Addr {
 	c.r.CheckLoop("Conn.LocalAddr")
-	if c.laddr == nil && c.state != connClosed {
-		c.laddr = c.io.localAddr()
+	if c.x == nil || c.x.laddr == nil {
+		if c.state == connClosed {
+			return nil
+		}
+		c.extra().laddr = c.io.localAddr()
 	}
-	return c.laddr
+	return c.x.laddr
 }
 
 // RemoteAddr returns the address of the connection's peer.
@@ -301,6 +329,9 @@ func (c *Conn) read(req readReq) *deferred.Deferred[[]byte] {
 		} else {
 			req.delim = bytes.Clone(req.delim)
 		}
+	}
+	if c.cancelRead == nil {
+		c.cancelRead = c.readCancelled // once: a connection that never reads makes none
 	}
 	req.d = deferred.NewWithCanceller(c.cancelRead)
 	c.rd = req
@@ -512,7 +543,7 @@ func (c *Conn) receivedEOF() {
 	c.touch()
 	c.eof = true
 	c.satisfy()
-	if c.onEOF != nil && c.state != connClosed {
+	if c.x != nil && c.x.onEOF != nil && c.state != connClosed {
 		c.callOnEOF()
 	}
 	if c.wrDown {
@@ -569,7 +600,7 @@ func (c *Conn) callOnData(p []byte) {
 
 func (c *Conn) callOnEOF() {
 	defer c.recoverHandler("OnEOF")
-	c.onEOF()
+	c.x.onEOF()
 }
 
 // recoverHandler must be deferred directly, so that the Failure's traceback
@@ -592,7 +623,10 @@ func (c *Conn) recoverHandler(what string) {
 // [Conn.OnData].
 func (c *Conn) OnEOF(f func()) {
 	c.r.CheckLoop("Conn.OnEOF")
-	c.onEOF = f
+	if f == nil && c.x == nil {
+		return
+	}
+	c.extra().onEOF = f
 	if f != nil && c.eof && c.state != connClosed {
 		c.callOnEOF()
 	}
@@ -779,7 +813,8 @@ func (c *Conn) Close() *deferred.Deferred[struct{}] {
 		return deferred.Succeed(struct{}{})
 	}
 	d := deferred.New[struct{}]()
-	c.closeWaiters = append(c.closeWaiters, d)
+	x := c.extra()
+	x.closeWaiters = append(x.closeWaiters, d)
 	c.closeWith(nil)
 	return d
 }
@@ -851,7 +886,7 @@ func (c *Conn) Lost() *deferred.Deferred[struct{}] {
 		return deferred.Succeed(struct{}{})
 	}
 	d := deferred.New[struct{}]()
-	c.lostWaiters.add(d)
+	c.extra().lostWaiters.add(d)
 	return d
 }
 
@@ -863,8 +898,9 @@ func (c *Conn) lose(reason error, abort bool) {
 	}
 	c.state, c.reason = connClosed, reason
 	c.stopIdle()
-	if c.laddr == nil {
-		c.laddr = c.io.localAddr()
+	if c.x == nil || c.x.laddr == nil {
+		// Kept for LocalAddr: the socket that knows it is about to go.
+		c.extra().laddr = c.io.localAddr()
 	}
 	c.reading = false
 	c.io.close(abort)
@@ -891,16 +927,18 @@ func (c *Conn) lose(reason error, abort bool) {
 			w.d.Errback(werr)
 		}
 	}
-	cs := c.closeWaiters
-	c.closeWaiters = nil
-	for _, d := range cs {
-		d.Callback(struct{}{})
-	}
-	for _, d := range c.lostWaiters.take() {
-		if reason != nil {
-			d.Errback(reason)
-		} else {
+	if x := c.x; x != nil {
+		cs := x.closeWaiters
+		x.closeWaiters = nil
+		for _, d := range cs {
 			d.Callback(struct{}{})
+		}
+		for _, d := range x.lostWaiters.take() {
+			if reason != nil {
+				d.Errback(reason)
+			} else {
+				d.Callback(struct{}{})
+			}
 		}
 	}
 	if c.owner != nil {
@@ -917,17 +955,21 @@ func (c *Conn) lose(reason error, abort bool) {
 // reactor. d <= 0 turns it off.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
 	c.r.CheckLoop("Conn.SetIdleTimeout")
-	c.idle = d
+	if d <= 0 && c.x == nil {
+		return
+	}
+	x := c.extra()
+	x.idle = d
 	if d <= 0 || c.state == connClosed {
 		c.stopIdle()
 		return
 	}
-	c.lastActive = c.r.Now()
-	if c.idleCall != nil && c.idleCall.Active() {
-		c.idleCall.Reset(d)
+	x.lastActive = c.r.Now()
+	if x.idleCall != nil && x.idleCall.Active() {
+		x.idleCall.Reset(d)
 		return
 	}
-	c.idleCall = c.r.Schedule(d, c.idleCheck)
+	x.idleCall = c.r.Schedule(d, c.idleCheck)
 }
 
 // IdleAction is what a connection does when its idle timeout passes; an
@@ -956,24 +998,28 @@ const (
 // aborted, as for [Conn.OnData]. OnIdleTimeout(nil) restores the default,
 // IdleClose.
 func (c *Conn) OnIdleTimeout(f func() IdleAction) {
-	c.onIdle = f
+	if f == nil && c.x == nil {
+		return
+	}
+	c.extra().onIdle = f
 }
 
 func (c *Conn) touch() {
-	if c.idle > 0 {
-		c.lastActive = c.r.Now()
+	if x := c.x; x != nil && x.idle > 0 {
+		x.lastActive = c.r.Now()
 	}
 }
 
 func (c *Conn) idleCheck() {
-	c.idleCall = nil
-	if c.state == connClosed || c.idle <= 0 {
+	x := c.x
+	x.idleCall = nil
+	if c.state == connClosed || x.idle <= 0 {
 		return
 	}
-	left := c.idle - c.r.Now().Sub(c.lastActive)
+	left := x.idle - c.r.Now().Sub(x.lastActive)
 	switch {
 	case left > 0:
-		c.idleCall = c.r.Schedule(left, c.idleCheck)
+		x.idleCall = c.r.Schedule(left, c.idleCheck)
 	case c.state == connClosing:
 		// A close whose flush has stalled for a whole period.
 		c.lose(ErrIdleTimeout, true)
@@ -984,8 +1030,9 @@ func (c *Conn) idleCheck() {
 
 // idleTimedOut does what the OnIdleTimeout hook, or the default, says.
 func (c *Conn) idleTimedOut() {
+	x := c.x
 	action := IdleClose
-	if c.onIdle != nil {
+	if x.onIdle != nil {
 		action = c.callOnIdle()
 		if c.state == connClosed {
 			return
@@ -1004,21 +1051,21 @@ func (c *Conn) idleTimedOut() {
 	}
 	// Kept open, or flushing before the close: the timeout starts over (a
 	// stalled flush is then aborted), unless the hook changed it.
-	if c.idle > 0 && c.idleCall == nil {
-		c.lastActive = c.r.Now()
-		c.idleCall = c.r.Schedule(c.idle, c.idleCheck)
+	if x.idle > 0 && x.idleCall == nil {
+		x.lastActive = c.r.Now()
+		x.idleCall = c.r.Schedule(x.idle, c.idleCheck)
 	}
 }
 
 func (c *Conn) callOnIdle() IdleAction {
 	defer c.recoverHandler("OnIdleTimeout")
-	return c.onIdle()
+	return c.x.onIdle()
 }
 
 func (c *Conn) stopIdle() {
-	if c.idleCall != nil {
-		c.idleCall.Cancel()
-		c.idleCall = nil
+	if x := c.x; x != nil && x.idleCall != nil {
+		x.idleCall.Cancel()
+		x.idleCall = nil
 	}
 }
 

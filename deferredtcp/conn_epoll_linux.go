@@ -15,22 +15,24 @@ import (
 func useEpoll(r Loop) bool { return r.Backend() == reactor.Epoll }
 
 // epollConn is the epoll I/O path: a non-blocking socket read and written on
-// the loop goroutine when the reactor reports it ready.
+// the loop goroutine when the reactor reports it ready. It holds its Conn,
+// so that a connection is one allocation.
 type epollConn struct {
-	c          *Conn
+	c          *Conn // &conn
+	conn       Conn
 	fd         int
 	onRead     func()
-	onWrite    func()
+	onWrite    func() // made at the first write that must wait
 	watchWrite bool
 }
 
 func newEpollConn(l *loop, network string, fd int, raddr net.Addr, cfg *config) *Conn {
 	e := &epollConn{fd: fd}
-	e.onRead, e.onWrite = e.readable, e.writable
-	c := newConn(l, network, e, raddr, cfg)
-	e.c = c
-	c.start()
-	return c
+	e.c = &e.conn
+	e.onRead = e.readable
+	initConn(e.c, l, network, e, raddr, cfg)
+	e.c.start()
+	return e.c
 }
 
 func (e *epollConn) readable() {
@@ -90,6 +92,9 @@ func (e *epollConn) writeNow(p []byte) (int, error) {
 func (e *epollConn) flush() {
 	if !e.watchWrite && e.fd >= 0 {
 		e.watchWrite = true
+		if e.onWrite == nil {
+			e.onWrite = e.writable
+		}
 		if err := e.c.r.AddWriter(e.fd, e.onWrite); err != nil {
 			e.c.lose(e.c.opError("epoll_ctl", err), false)
 		}
@@ -152,6 +157,7 @@ type epollListener struct {
 	backoff  acceptBackoff
 	retry    *reactor.DelayedCall // the end of the back-off
 	unlink   string               // the Unix socket file to remove at close
+	rsa      unix.RawSockaddrAny  // where accept writes the peer's address
 }
 
 func listenEpoll(l *Listener, addr net.Addr) error {
@@ -196,7 +202,7 @@ func (e *epollListener) readable() {
 		if e.fd < 0 || !l.wanted() {
 			return
 		}
-		nfd, sa, err := sock.Accept(e.fd)
+		nfd, raddr, err := sock.Accept(e.fd, l.network, &e.rsa)
 		if err != nil {
 			switch {
 			case err == unix.EAGAIN:
@@ -211,7 +217,7 @@ func (e *epollListener) readable() {
 			return
 		}
 		e.backoff.ok()
-		l.deliver(newEpollConn(l.loop, l.network, nfd, sock.Addr(l.network, sa), &l.cfg))
+		l.deliver(newEpollConn(l.loop, l.network, nfd, raddr, &l.cfg))
 	}
 }
 

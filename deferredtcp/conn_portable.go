@@ -62,7 +62,6 @@ func newPortableConn(l *loop, network string, nc net.Conn, cfg *config) *Conn {
 	p.deliverFn, p.wroteFn = p.deliver, p.wroteBack
 	p.useRawReads()
 	c := newConn(l, network, p, nc.RemoteAddr(), cfg)
-	c.laddr = nc.LocalAddr()
 	p.c = c
 	r := l.r
 	go p.reader(r.CallFromGoroutine)

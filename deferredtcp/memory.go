@@ -82,7 +82,6 @@ func newMemPair(lp *loop, network string, addrA, addrB net.Addr, cfgA, cfgB *con
 func newMemConn(lp *loop, network string, m *memIO, raddr net.Addr, cfg *config) *Conn {
 	m.turnFn = m.turn
 	c := newConn(lp, network, m, raddr, cfg)
-	c.laddr = m.local
 	m.c = c
 	return c
 }
