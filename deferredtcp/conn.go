@@ -55,8 +55,7 @@ import (
 // yet, by the goroutine that will call Run. The Deferreds it returns may be
 // waited on from other goroutines, with [deferred.Deferred.Wait].
 type Conn struct {
-	loop    *loop
-	r       Loop
+	loop    *loop // its r is the Loop
 	io      connIO
 	network string
 	raddr   net.Addr
@@ -70,6 +69,7 @@ type Conn struct {
 	inOff      int
 	rd         readReq
 	onData     func([]byte)
+	onEOF      func()
 	cancelRead func(*deferred.Deferred[[]byte])
 
 	// Write side.
@@ -102,12 +102,11 @@ type Conn struct {
 }
 
 // connExtra is the part of a Conn that most connections of a busy server
-// never use: an EOF handler, subscriptions to its closing, the idle
-// timeout, its local address once asked for. A Conn makes it when first
+// never use: subscriptions to its closing, the idle timeout, its local
+// address once asked for. A Conn makes it when first
 // asked for any of these, so that an idle connection costs less memory.
 type connExtra struct {
 	laddr net.Addr
-	onEOF func()
 
 	closeWaiters []*deferred.Deferred[struct{}]
 	lostWaiters  waitList[struct{}]
@@ -202,7 +201,6 @@ func newConn(l *loop, network string, cio connIO, raddr net.Addr, cfg *config) *
 func initConn(c *Conn, l *loop, network string, cio connIO, raddr net.Addr, cfg *config) {
 	*c = Conn{
 		loop:        l,
-		r:           l.r,
 		io:          cio,
 		network:     network,
 		raddr:       raddr,
@@ -227,16 +225,16 @@ func isTCP(network string) bool { return network != "unix" }
 // Reactor returns the reactor that serves the connection, or nil when its
 // [Loop] is not a reactor (a test loop). Safe from any goroutine.
 func (c *Conn) Reactor() *reactor.Reactor {
-	r, _ := c.r.(*reactor.Reactor)
+	r, _ := c.loop.r.(*reactor.Reactor)
 	return r
 }
 
 // Loop returns the loop that serves the connection. Safe from any goroutine.
-func (c *Conn) Loop() Loop { return c.r }
+func (c *Conn) Loop() Loop { return c.loop.r }
 
 // LocalAddr returns the connection's local address.
 func (c *Conn) LocalAddr() net.Addr {
-	c.r.CheckLoop("Conn.LocalAddr")
+	c.loop.r.CheckLoop("Conn.LocalAddr")
 	if c.x == nil || c.x.laddr == nil {
 		if c.state == connClosed {
 			return nil
@@ -267,7 +265,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 // buffers instead of allocating: a chain that reads, writes and recycles
 // allocates no buffer per chunk.
 func (c *Conn) Read() *deferred.Deferred[[]byte] {
-	c.r.CheckLoop("Conn.Read")
+	c.loop.r.CheckLoop("Conn.Read")
 	return c.read(readReq{kind: readAny})
 }
 
@@ -277,7 +275,7 @@ func (c *Conn) Read() *deferred.Deferred[[]byte] {
 // if the connection is lost (reset, aborted, timed out), with the reason,
 // whatever was queued. Its other errors are Read's.
 func (c *Conn) ReadFull(n int) *deferred.Deferred[[]byte] {
-	c.r.CheckLoop("Conn.ReadFull")
+	c.loop.r.CheckLoop("Conn.ReadFull")
 	if n <= 0 {
 		return deferred.Succeed([]byte{})
 	}
@@ -292,7 +290,7 @@ func (c *Conn) ReadFull(n int) *deferred.Deferred[[]byte] {
 // LineReceiver's). Its end-of-stream errors are ReadFull's. An empty delim
 // panics.
 func (c *Conn) ReadUntil(delim []byte, max int) *deferred.Deferred[[]byte] {
-	c.r.CheckLoop("Conn.ReadUntil")
+	c.loop.r.CheckLoop("Conn.ReadUntil")
 	if len(delim) == 0 {
 		panic("deferredtcp: ReadUntil with an empty delimiter")
 	}
@@ -543,7 +541,7 @@ func (c *Conn) receivedEOF() {
 	c.touch()
 	c.eof = true
 	c.satisfy()
-	if c.x != nil && c.x.onEOF != nil && c.state != connClosed {
+	if c.onEOF != nil && c.state != connClosed {
 		c.callOnEOF()
 	}
 	if c.wrDown {
@@ -570,7 +568,7 @@ func (c *Conn) updateReading() {
 // stream. If f panics, the connection is aborted and [Conn.Lost] fails with
 // the panic's Failure (which is logged with its traceback).
 func (c *Conn) OnData(f func(p []byte)) {
-	c.r.CheckLoop("Conn.OnData")
+	c.loop.r.CheckLoop("Conn.OnData")
 	if f != nil && c.rd.soon {
 		// It was served, but waits for the relay: serve it first.
 		c.satisfy()
@@ -600,7 +598,7 @@ func (c *Conn) callOnData(p []byte) {
 
 func (c *Conn) callOnEOF() {
 	defer c.recoverHandler("OnEOF")
-	c.x.onEOF()
+	c.onEOF()
 }
 
 // recoverHandler must be deferred directly, so that the Failure's traceback
@@ -611,7 +609,7 @@ func (c *Conn) recoverHandler(what string) {
 		return
 	}
 	f := failure.FromPanic(v)
-	c.r.Logger().Error("deferredtcp: "+what+" handler panicked; connection aborted",
+	c.loop.r.Logger().Error("deferredtcp: "+what+" handler panicked; connection aborted",
 		"raddr", c.raddr, "failure", f)
 	c.lose(f, true)
 }
@@ -622,11 +620,8 @@ func (c *Conn) recoverHandler(what string) {
 // typically closes it here. If f panics, the connection is aborted, as for
 // [Conn.OnData].
 func (c *Conn) OnEOF(f func()) {
-	c.r.CheckLoop("Conn.OnEOF")
-	if f == nil && c.x == nil {
-		return
-	}
-	c.extra().onEOF = f
+	c.loop.r.CheckLoop("Conn.OnEOF")
+	c.onEOF = f
 	if f != nil && c.eof && c.state != connClosed {
 		c.callOnEOF()
 	}
@@ -646,7 +641,7 @@ func (c *Conn) OnEOF(f func()) {
 // [ErrWriteBufferFull], writing nothing, and aborts the connection with that
 // reason.
 func (c *Conn) Write(p []byte) *deferred.Deferred[int] {
-	c.r.CheckLoop("Conn.Write")
+	c.loop.r.CheckLoop("Conn.Write")
 	if err := c.enqueue(p); err != nil {
 		return deferred.Fail[int](err)
 	}
@@ -698,7 +693,7 @@ func (c *Conn) fireDue() {
 // Deferred: the allocation-free write for [Conn.OnData] servers. Watch
 // [Conn.Buffered] (or wait on a Write now and then) to respect backpressure.
 func (c *Conn) Send(p []byte) error {
-	c.r.CheckLoop("Conn.Send")
+	c.loop.r.CheckLoop("Conn.Send")
 	return c.enqueue(p)
 }
 
@@ -808,7 +803,7 @@ func (c *Conn) wrote(n int) {
 // Deferred fires once the socket is closed, whatever the reason; [Conn.Lost]
 // tells the reason. Calling Close again returns another such Deferred.
 func (c *Conn) Close() *deferred.Deferred[struct{}] {
-	c.r.CheckLoop("Conn.Close")
+	c.loop.r.CheckLoop("Conn.Close")
 	if c.state == connClosed {
 		return deferred.Succeed(struct{}{})
 	}
@@ -836,7 +831,7 @@ func (c *Conn) closeWith(reason error) {
 // [ErrAborted]; pending reads and writes fail with it too. It does nothing on
 // a closed connection.
 func (c *Conn) Abort() {
-	c.r.CheckLoop("Conn.Abort")
+	c.loop.r.CheckLoop("Conn.Abort")
 	c.lose(ErrAborted, true)
 }
 
@@ -845,7 +840,7 @@ func (c *Conn) Abort() {
 // with [ErrClosed]. When the peer has closed its side too, the connection
 // closes cleanly. It returns [ErrClosed] on a closed connection.
 func (c *Conn) CloseWrite() error {
-	c.r.CheckLoop("Conn.CloseWrite")
+	c.loop.r.CheckLoop("Conn.CloseWrite")
 	if c.state != connOpen {
 		return ErrClosed
 	}
@@ -878,7 +873,7 @@ func (c *Conn) shutdownWrite() error {
 // write, such as a reset by the peer). Cancelling the Deferred unsubscribes
 // it, from any goroutine; it then fails with [deferred.ErrCancelled].
 func (c *Conn) Lost() *deferred.Deferred[struct{}] {
-	c.r.CheckLoop("Conn.Lost")
+	c.loop.r.CheckLoop("Conn.Lost")
 	if c.state == connClosed {
 		if c.reason != nil {
 			return deferred.Fail[struct{}](c.reason)
@@ -954,7 +949,7 @@ func (c *Conn) lose(reason error, abort bool) {
 // another d (a peer that stopped reading) is aborted. The timer runs on the
 // reactor. d <= 0 turns it off.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
-	c.r.CheckLoop("Conn.SetIdleTimeout")
+	c.loop.r.CheckLoop("Conn.SetIdleTimeout")
 	if d <= 0 && c.x == nil {
 		return
 	}
@@ -964,12 +959,12 @@ func (c *Conn) SetIdleTimeout(d time.Duration) {
 		c.stopIdle()
 		return
 	}
-	x.lastActive = c.r.Now()
+	x.lastActive = c.loop.r.Now()
 	if x.idleCall != nil && x.idleCall.Active() {
 		x.idleCall.Reset(d)
 		return
 	}
-	x.idleCall = c.r.Schedule(d, c.idleCheck)
+	x.idleCall = c.loop.r.Schedule(d, c.idleCheck)
 }
 
 // IdleAction is what a connection does when its idle timeout passes; an
@@ -1006,7 +1001,7 @@ func (c *Conn) OnIdleTimeout(f func() IdleAction) {
 
 func (c *Conn) touch() {
 	if x := c.x; x != nil && x.idle > 0 {
-		x.lastActive = c.r.Now()
+		x.lastActive = c.loop.r.Now()
 	}
 }
 
@@ -1016,10 +1011,10 @@ func (c *Conn) idleCheck() {
 	if c.state == connClosed || x.idle <= 0 {
 		return
 	}
-	left := x.idle - c.r.Now().Sub(x.lastActive)
+	left := x.idle - c.loop.r.Now().Sub(x.lastActive)
 	switch {
 	case left > 0:
-		x.idleCall = c.r.Schedule(left, c.idleCheck)
+		x.idleCall = c.loop.r.Schedule(left, c.idleCheck)
 	case c.state == connClosing:
 		// A close whose flush has stalled for a whole period.
 		c.lose(ErrIdleTimeout, true)
@@ -1052,8 +1047,8 @@ func (c *Conn) idleTimedOut() {
 	// Kept open, or flushing before the close: the timeout starts over (a
 	// stalled flush is then aborted), unless the hook changed it.
 	if x.idle > 0 && x.idleCall == nil {
-		x.lastActive = c.r.Now()
-		x.idleCall = c.r.Schedule(x.idle, c.idleCheck)
+		x.lastActive = c.loop.r.Now()
+		x.idleCall = c.loop.r.Schedule(x.idle, c.idleCheck)
 	}
 }
 
@@ -1073,7 +1068,7 @@ func (c *Conn) stopIdle() {
 // than waiting to be coalesced (Nagle's algorithm). Connections start with it
 // on unless [WithNoDelay](false) is given. It does nothing on Unix sockets.
 func (c *Conn) SetNoDelay(on bool) error {
-	c.r.CheckLoop("Conn.SetNoDelay")
+	c.loop.r.CheckLoop("Conn.SetNoDelay")
 	if c.state == connClosed {
 		return ErrClosed
 	}
@@ -1087,7 +1082,7 @@ func (c *Conn) SetNoDelay(on bool) error {
 // intervals). Connections start with the system default (off on Linux). It
 // does nothing on Unix sockets.
 func (c *Conn) SetKeepAlive(on bool) error {
-	c.r.CheckLoop("Conn.SetKeepAlive")
+	c.loop.r.CheckLoop("Conn.SetKeepAlive")
 	if c.state == connClosed {
 		return ErrClosed
 	}

@@ -18,29 +18,27 @@ func useEpoll(r Loop) bool { return r.Backend() == reactor.Epoll }
 // the loop goroutine when the reactor reports it ready. It holds its Conn,
 // so that a connection is one allocation.
 type epollConn struct {
-	c          *Conn // &conn
 	conn       Conn
-	fd         int
 	onRead     func()
 	onWrite    func() // made at the first write that must wait
+	fd         int32  // the socket; -1 once closed
 	watchWrite bool
 }
 
 func newEpollConn(l *loop, network string, fd int, raddr net.Addr, cfg *config) *Conn {
-	e := &epollConn{fd: fd}
-	e.c = &e.conn
+	e := &epollConn{fd: int32(fd)}
 	e.onRead = e.readable
-	initConn(e.c, l, network, e, raddr, cfg)
-	e.c.start()
-	return e.c
+	initConn(&e.conn, l, network, e, raddr, cfg)
+	e.conn.start()
+	return &e.conn
 }
 
 func (e *epollConn) readable() {
-	c := e.c
+	c := &e.conn
 	if e.fd < 0 || !c.reading {
 		return
 	}
-	n, err := sock.Read(e.fd, c.loop.readBuf(c.readSize))
+	n, err := sock.Read(int(e.fd), c.loop.readBuf(c.readSize))
 	switch {
 	case err == nil && n > 0:
 		c.receiveBuf(&c.loop.buf, n)
@@ -53,12 +51,12 @@ func (e *epollConn) readable() {
 }
 
 func (e *epollConn) writable() {
-	c := e.c
+	c := &e.conn
 	if e.fd < 0 {
 		return
 	}
 	if c.Buffered() > 0 {
-		n, err := sock.Write(e.fd, c.out[c.outOff:])
+		n, err := sock.Write(int(e.fd), c.out[c.outOff:])
 		switch {
 		case err == nil:
 			c.wrote(n)
@@ -71,13 +69,13 @@ func (e *epollConn) writable() {
 	}
 	if e.fd >= 0 && e.watchWrite && c.Buffered() == 0 {
 		e.watchWrite = false
-		c.r.RemoveWriter(e.fd)
+		c.loop.r.RemoveWriter(int(e.fd))
 	}
 }
 
 func (e *epollConn) writeNow(p []byte) (int, error) {
 	for {
-		n, err := sock.Write(e.fd, p)
+		n, err := sock.Write(int(e.fd), p)
 		switch {
 		case err == nil:
 			return n, nil
@@ -95,8 +93,8 @@ func (e *epollConn) flush() {
 		if e.onWrite == nil {
 			e.onWrite = e.writable
 		}
-		if err := e.c.r.AddWriter(e.fd, e.onWrite); err != nil {
-			e.c.lose(e.c.opError("epoll_ctl", err), false)
+		if err := e.conn.loop.r.AddWriter(int(e.fd), e.onWrite); err != nil {
+			e.conn.lose(e.conn.opError("epoll_ctl", err), false)
 		}
 	}
 }
@@ -106,43 +104,43 @@ func (e *epollConn) setReading(on bool) {
 		return
 	}
 	if on {
-		if err := e.c.r.AddReader(e.fd, e.onRead); err != nil {
-			e.c.lose(e.c.opError("epoll_ctl", err), false)
+		if err := e.conn.loop.r.AddReader(int(e.fd), e.onRead); err != nil {
+			e.conn.lose(e.conn.opError("epoll_ctl", err), false)
 		}
 		return
 	}
-	e.c.r.RemoveReader(e.fd)
+	e.conn.loop.r.RemoveReader(int(e.fd))
 }
 
 func (e *epollConn) shutdownWrite() error {
 	if e.fd < 0 {
 		return nil
 	}
-	return os.NewSyscallError("shutdown", unix.Shutdown(e.fd, unix.SHUT_WR))
+	return os.NewSyscallError("shutdown", unix.Shutdown(int(e.fd), unix.SHUT_WR))
 }
 
 func (e *epollConn) close(abort bool) {
 	if e.fd < 0 {
 		return
 	}
-	r := e.c.r
-	r.RemoveReader(e.fd)
-	r.RemoveWriter(e.fd)
-	if abort && isTCP(e.c.network) {
-		sock.SetLingerZero(e.fd)
+	r := e.conn.loop.r
+	r.RemoveReader(int(e.fd))
+	r.RemoveWriter(int(e.fd))
+	if abort && isTCP(e.conn.network) {
+		sock.SetLingerZero(int(e.fd))
 	}
-	unix.Close(e.fd)
+	unix.Close(int(e.fd))
 	e.fd = -1
 }
 
-func (e *epollConn) setNoDelay(on bool) error   { return sock.SetNoDelay(e.fd, on) }
-func (e *epollConn) setKeepAlive(on bool) error { return sock.SetKeepAlive(e.fd, on) }
+func (e *epollConn) setNoDelay(on bool) error   { return sock.SetNoDelay(int(e.fd), on) }
+func (e *epollConn) setKeepAlive(on bool) error { return sock.SetKeepAlive(int(e.fd), on) }
 
 func (e *epollConn) localAddr() net.Addr {
 	if e.fd < 0 {
 		return nil
 	}
-	return sock.LocalAddr(e.c.network, e.fd)
+	return sock.LocalAddr(e.conn.network, int(e.fd))
 }
 
 // Accepting on epoll.

@@ -159,7 +159,7 @@ func (p *portableConn) flush() {
 	}
 	if !p.writerUp {
 		p.writerUp = true
-		go p.writer(c.r.CallFromGoroutine)
+		go p.writer(c.loop.r.CallFromGoroutine)
 	}
 	c.writing = true
 	p.wreq <- c.out[c.outOff:]

@@ -92,7 +92,7 @@ func (m *memIO) kick() {
 		return
 	}
 	m.queued = true
-	m.c.r.Schedule(0, m.turnFn)
+	m.c.loop.r.Schedule(0, m.turnFn)
 }
 
 // turn is one step of the connection on the loop: a reset is noticed, the
