@@ -55,16 +55,13 @@ import (
 // yet, by the goroutine that will call Run. The Deferreds it returns may be
 // waited on from other goroutines, with [deferred.Deferred.Wait].
 type Conn struct {
-	loop    *loop
-	r       Loop
+	loop    *loop // its r is the Loop
 	io      connIO
 	network string
-	laddr   net.Addr
 	raddr   net.Addr
 
 	high, low, readSize, maxWriteBuf int
 
-	state  connState
 	reason error // why the connection closed (or is closing); nil when clean
 
 	// Read side.
@@ -73,27 +70,24 @@ type Conn struct {
 	rd         readReq
 	onData     func([]byte)
 	onEOF      func()
-	eof        bool // the peer has closed its side
-	reading    bool // read interest is registered
 	cancelRead func(*deferred.Deferred[[]byte])
 
 	// Write side.
 	out     []byte
 	outOff  int
-	writing bool // out[outOff:] is being written by the portable writer
 	waiters []writeWaiter
+
+	// The state and the flags of both sides, together so that they share
+	// a word.
+	state   connState
+	eof     bool // the peer has closed its side
+	reading bool // read interest is registered
+	writing bool // out[outOff:] is being written by the portable writer
 	shutWr  bool // CloseWrite was called
 	wrDown  bool // the write side is shut down
+	due     bool // queued on the loop's relay: Deferreds wait for its next turn
 
-	due bool // queued on the loop's relay: Deferreds wait for its next turn
-
-	closeWaiters []*deferred.Deferred[struct{}]
-	lostWaiters  waitList[struct{}]
-
-	idle       time.Duration
-	idleCall   *reactor.DelayedCall
-	lastActive time.Time
-	onIdle     func() IdleAction
+	x *connExtra // nil until the connection uses any of it
 
 	prev, next *Conn // the loop's list of connections
 
@@ -105,6 +99,30 @@ type Conn struct {
 	// transport, the TLS layer) and hears of its write buffer draining and
 	// of its loss without a Deferred per event.
 	owner connOwner
+}
+
+// connExtra is the part of a Conn that most connections of a busy server
+// never use: subscriptions to its closing, the idle timeout, its local
+// address once asked for. A Conn makes it when first
+// asked for any of these, so that an idle connection costs less memory.
+type connExtra struct {
+	laddr net.Addr
+
+	closeWaiters []*deferred.Deferred[struct{}]
+	lostWaiters  waitList[struct{}]
+
+	idle       time.Duration
+	idleCall   *reactor.DelayedCall
+	lastActive time.Time
+	onIdle     func() IdleAction
+}
+
+// extra returns c's connExtra, making it if need be.
+func (c *Conn) extra() *connExtra {
+	if c.x == nil {
+		c.x = new(connExtra)
+	}
+	return c.x
 }
 
 // connOwner is told what happens to a Conn by the Conn itself, on the loop.
@@ -173,9 +191,16 @@ type connIO interface {
 }
 
 func newConn(l *loop, network string, cio connIO, raddr net.Addr, cfg *config) *Conn {
-	c := &Conn{
+	c := new(Conn)
+	initConn(c, l, network, cio, raddr, cfg)
+	return c
+}
+
+// initConn sets up c, which an I/O path may hold (so that a connection is
+// one allocation), and adds it to l.
+func initConn(c *Conn, l *loop, network string, cio connIO, raddr net.Addr, cfg *config) {
+	*c = Conn{
 		loop:        l,
-		r:           l.r,
 		io:          cio,
 		network:     network,
 		raddr:       raddr,
@@ -184,12 +209,10 @@ func newConn(l *loop, network string, cio connIO, raddr net.Addr, cfg *config) *
 		readSize:    cfg.readSize,
 		maxWriteBuf: cfg.maxWriteBuf,
 	}
-	c.cancelRead = c.readCancelled
 	l.add(c)
 	if isTCP(network) && cfg.noDelay {
 		cio.setNoDelay(true)
 	}
-	return c
 }
 
 // start begins reading once the Conn is wired to its I/O path.
@@ -202,20 +225,23 @@ func isTCP(network string) bool { return network != "unix" }
 // Reactor returns the reactor that serves the connection, or nil when its
 // [Loop] is not a reactor (a test loop). Safe from any goroutine.
 func (c *Conn) Reactor() *reactor.Reactor {
-	r, _ := c.r.(*reactor.Reactor)
+	r, _ := c.loop.r.(*reactor.Reactor)
 	return r
 }
 
 // Loop returns the loop that serves the connection. Safe from any goroutine.
-func (c *Conn) Loop() Loop { return c.r }
+func (c *Conn) Loop() Loop { return c.loop.r }
 
 // LocalAddr returns the connection's local address.
 func (c *Conn) LocalAddr() net.Addr {
-	c.r.CheckLoop("Conn.LocalAddr")
-	if c.laddr == nil && c.state != connClosed {
-		c.laddr = c.io.localAddr()
+	c.loop.r.CheckLoop("Conn.LocalAddr")
+	if c.x == nil || c.x.laddr == nil {
+		if c.state == connClosed {
+			return nil
+		}
+		c.extra().laddr = c.io.localAddr()
 	}
-	return c.laddr
+	return c.x.laddr
 }
 
 // RemoteAddr returns the address of the connection's peer.
@@ -239,7 +265,7 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 // buffers instead of allocating: a chain that reads, writes and recycles
 // allocates no buffer per chunk.
 func (c *Conn) Read() *deferred.Deferred[[]byte] {
-	c.r.CheckLoop("Conn.Read")
+	c.loop.r.CheckLoop("Conn.Read")
 	return c.read(readReq{kind: readAny})
 }
 
@@ -249,7 +275,7 @@ func (c *Conn) Read() *deferred.Deferred[[]byte] {
 // if the connection is lost (reset, aborted, timed out), with the reason,
 // whatever was queued. Its other errors are Read's.
 func (c *Conn) ReadFull(n int) *deferred.Deferred[[]byte] {
-	c.r.CheckLoop("Conn.ReadFull")
+	c.loop.r.CheckLoop("Conn.ReadFull")
 	if n <= 0 {
 		return deferred.Succeed([]byte{})
 	}
@@ -264,7 +290,7 @@ func (c *Conn) ReadFull(n int) *deferred.Deferred[[]byte] {
 // LineReceiver's). Its end-of-stream errors are ReadFull's. An empty delim
 // panics.
 func (c *Conn) ReadUntil(delim []byte, max int) *deferred.Deferred[[]byte] {
-	c.r.CheckLoop("Conn.ReadUntil")
+	c.loop.r.CheckLoop("Conn.ReadUntil")
 	if len(delim) == 0 {
 		panic("deferredtcp: ReadUntil with an empty delimiter")
 	}
@@ -301,6 +327,9 @@ func (c *Conn) read(req readReq) *deferred.Deferred[[]byte] {
 		} else {
 			req.delim = bytes.Clone(req.delim)
 		}
+	}
+	if c.cancelRead == nil {
+		c.cancelRead = c.readCancelled // once: a connection that never reads makes none
 	}
 	req.d = deferred.NewWithCanceller(c.cancelRead)
 	c.rd = req
@@ -539,7 +568,7 @@ func (c *Conn) updateReading() {
 // stream. If f panics, the connection is aborted and [Conn.Lost] fails with
 // the panic's Failure (which is logged with its traceback).
 func (c *Conn) OnData(f func(p []byte)) {
-	c.r.CheckLoop("Conn.OnData")
+	c.loop.r.CheckLoop("Conn.OnData")
 	if f != nil && c.rd.soon {
 		// It was served, but waits for the relay: serve it first.
 		c.satisfy()
@@ -580,7 +609,7 @@ func (c *Conn) recoverHandler(what string) {
 		return
 	}
 	f := failure.FromPanic(v)
-	c.r.Logger().Error("deferredtcp: "+what+" handler panicked; connection aborted",
+	c.loop.r.Logger().Error("deferredtcp: "+what+" handler panicked; connection aborted",
 		"raddr", c.raddr, "failure", f)
 	c.lose(f, true)
 }
@@ -591,7 +620,7 @@ func (c *Conn) recoverHandler(what string) {
 // typically closes it here. If f panics, the connection is aborted, as for
 // [Conn.OnData].
 func (c *Conn) OnEOF(f func()) {
-	c.r.CheckLoop("Conn.OnEOF")
+	c.loop.r.CheckLoop("Conn.OnEOF")
 	c.onEOF = f
 	if f != nil && c.eof && c.state != connClosed {
 		c.callOnEOF()
@@ -612,7 +641,7 @@ func (c *Conn) OnEOF(f func()) {
 // [ErrWriteBufferFull], writing nothing, and aborts the connection with that
 // reason.
 func (c *Conn) Write(p []byte) *deferred.Deferred[int] {
-	c.r.CheckLoop("Conn.Write")
+	c.loop.r.CheckLoop("Conn.Write")
 	if err := c.enqueue(p); err != nil {
 		return deferred.Fail[int](err)
 	}
@@ -664,7 +693,7 @@ func (c *Conn) fireDue() {
 // Deferred: the allocation-free write for [Conn.OnData] servers. Watch
 // [Conn.Buffered] (or wait on a Write now and then) to respect backpressure.
 func (c *Conn) Send(p []byte) error {
-	c.r.CheckLoop("Conn.Send")
+	c.loop.r.CheckLoop("Conn.Send")
 	return c.enqueue(p)
 }
 
@@ -774,12 +803,13 @@ func (c *Conn) wrote(n int) {
 // Deferred fires once the socket is closed, whatever the reason; [Conn.Lost]
 // tells the reason. Calling Close again returns another such Deferred.
 func (c *Conn) Close() *deferred.Deferred[struct{}] {
-	c.r.CheckLoop("Conn.Close")
+	c.loop.r.CheckLoop("Conn.Close")
 	if c.state == connClosed {
 		return deferred.Succeed(struct{}{})
 	}
 	d := deferred.New[struct{}]()
-	c.closeWaiters = append(c.closeWaiters, d)
+	x := c.extra()
+	x.closeWaiters = append(x.closeWaiters, d)
 	c.closeWith(nil)
 	return d
 }
@@ -801,7 +831,7 @@ func (c *Conn) closeWith(reason error) {
 // [ErrAborted]; pending reads and writes fail with it too. It does nothing on
 // a closed connection.
 func (c *Conn) Abort() {
-	c.r.CheckLoop("Conn.Abort")
+	c.loop.r.CheckLoop("Conn.Abort")
 	c.lose(ErrAborted, true)
 }
 
@@ -810,7 +840,7 @@ func (c *Conn) Abort() {
 // with [ErrClosed]. When the peer has closed its side too, the connection
 // closes cleanly. It returns [ErrClosed] on a closed connection.
 func (c *Conn) CloseWrite() error {
-	c.r.CheckLoop("Conn.CloseWrite")
+	c.loop.r.CheckLoop("Conn.CloseWrite")
 	if c.state != connOpen {
 		return ErrClosed
 	}
@@ -843,7 +873,7 @@ func (c *Conn) shutdownWrite() error {
 // write, such as a reset by the peer). Cancelling the Deferred unsubscribes
 // it, from any goroutine; it then fails with [deferred.ErrCancelled].
 func (c *Conn) Lost() *deferred.Deferred[struct{}] {
-	c.r.CheckLoop("Conn.Lost")
+	c.loop.r.CheckLoop("Conn.Lost")
 	if c.state == connClosed {
 		if c.reason != nil {
 			return deferred.Fail[struct{}](c.reason)
@@ -851,7 +881,7 @@ func (c *Conn) Lost() *deferred.Deferred[struct{}] {
 		return deferred.Succeed(struct{}{})
 	}
 	d := deferred.New[struct{}]()
-	c.lostWaiters.add(d)
+	c.extra().lostWaiters.add(d)
 	return d
 }
 
@@ -863,8 +893,9 @@ func (c *Conn) lose(reason error, abort bool) {
 	}
 	c.state, c.reason = connClosed, reason
 	c.stopIdle()
-	if c.laddr == nil {
-		c.laddr = c.io.localAddr()
+	if c.x == nil || c.x.laddr == nil {
+		// Kept for LocalAddr: the socket that knows it is about to go.
+		c.extra().laddr = c.io.localAddr()
 	}
 	c.reading = false
 	c.io.close(abort)
@@ -891,16 +922,18 @@ func (c *Conn) lose(reason error, abort bool) {
 			w.d.Errback(werr)
 		}
 	}
-	cs := c.closeWaiters
-	c.closeWaiters = nil
-	for _, d := range cs {
-		d.Callback(struct{}{})
-	}
-	for _, d := range c.lostWaiters.take() {
-		if reason != nil {
-			d.Errback(reason)
-		} else {
+	if x := c.x; x != nil {
+		cs := x.closeWaiters
+		x.closeWaiters = nil
+		for _, d := range cs {
 			d.Callback(struct{}{})
+		}
+		for _, d := range x.lostWaiters.take() {
+			if reason != nil {
+				d.Errback(reason)
+			} else {
+				d.Callback(struct{}{})
+			}
 		}
 	}
 	if c.owner != nil {
@@ -916,18 +949,22 @@ func (c *Conn) lose(reason error, abort bool) {
 // another d (a peer that stopped reading) is aborted. The timer runs on the
 // reactor. d <= 0 turns it off.
 func (c *Conn) SetIdleTimeout(d time.Duration) {
-	c.r.CheckLoop("Conn.SetIdleTimeout")
-	c.idle = d
+	c.loop.r.CheckLoop("Conn.SetIdleTimeout")
+	if d <= 0 && c.x == nil {
+		return
+	}
+	x := c.extra()
+	x.idle = d
 	if d <= 0 || c.state == connClosed {
 		c.stopIdle()
 		return
 	}
-	c.lastActive = c.r.Now()
-	if c.idleCall != nil && c.idleCall.Active() {
-		c.idleCall.Reset(d)
+	x.lastActive = c.loop.r.Now()
+	if x.idleCall != nil && x.idleCall.Active() {
+		x.idleCall.Reset(d)
 		return
 	}
-	c.idleCall = c.r.Schedule(d, c.idleCheck)
+	x.idleCall = c.loop.r.Schedule(d, c.idleCheck)
 }
 
 // IdleAction is what a connection does when its idle timeout passes; an
@@ -956,24 +993,28 @@ const (
 // aborted, as for [Conn.OnData]. OnIdleTimeout(nil) restores the default,
 // IdleClose.
 func (c *Conn) OnIdleTimeout(f func() IdleAction) {
-	c.onIdle = f
+	if f == nil && c.x == nil {
+		return
+	}
+	c.extra().onIdle = f
 }
 
 func (c *Conn) touch() {
-	if c.idle > 0 {
-		c.lastActive = c.r.Now()
+	if x := c.x; x != nil && x.idle > 0 {
+		x.lastActive = c.loop.r.Now()
 	}
 }
 
 func (c *Conn) idleCheck() {
-	c.idleCall = nil
-	if c.state == connClosed || c.idle <= 0 {
+	x := c.x
+	x.idleCall = nil
+	if c.state == connClosed || x.idle <= 0 {
 		return
 	}
-	left := c.idle - c.r.Now().Sub(c.lastActive)
+	left := x.idle - c.loop.r.Now().Sub(x.lastActive)
 	switch {
 	case left > 0:
-		c.idleCall = c.r.Schedule(left, c.idleCheck)
+		x.idleCall = c.loop.r.Schedule(left, c.idleCheck)
 	case c.state == connClosing:
 		// A close whose flush has stalled for a whole period.
 		c.lose(ErrIdleTimeout, true)
@@ -984,8 +1025,9 @@ func (c *Conn) idleCheck() {
 
 // idleTimedOut does what the OnIdleTimeout hook, or the default, says.
 func (c *Conn) idleTimedOut() {
+	x := c.x
 	action := IdleClose
-	if c.onIdle != nil {
+	if x.onIdle != nil {
 		action = c.callOnIdle()
 		if c.state == connClosed {
 			return
@@ -1004,21 +1046,21 @@ func (c *Conn) idleTimedOut() {
 	}
 	// Kept open, or flushing before the close: the timeout starts over (a
 	// stalled flush is then aborted), unless the hook changed it.
-	if c.idle > 0 && c.idleCall == nil {
-		c.lastActive = c.r.Now()
-		c.idleCall = c.r.Schedule(c.idle, c.idleCheck)
+	if x.idle > 0 && x.idleCall == nil {
+		x.lastActive = c.loop.r.Now()
+		x.idleCall = c.loop.r.Schedule(x.idle, c.idleCheck)
 	}
 }
 
 func (c *Conn) callOnIdle() IdleAction {
 	defer c.recoverHandler("OnIdleTimeout")
-	return c.onIdle()
+	return c.x.onIdle()
 }
 
 func (c *Conn) stopIdle() {
-	if c.idleCall != nil {
-		c.idleCall.Cancel()
-		c.idleCall = nil
+	if x := c.x; x != nil && x.idleCall != nil {
+		x.idleCall.Cancel()
+		x.idleCall = nil
 	}
 }
 
@@ -1026,7 +1068,7 @@ func (c *Conn) stopIdle() {
 // than waiting to be coalesced (Nagle's algorithm). Connections start with it
 // on unless [WithNoDelay](false) is given. It does nothing on Unix sockets.
 func (c *Conn) SetNoDelay(on bool) error {
-	c.r.CheckLoop("Conn.SetNoDelay")
+	c.loop.r.CheckLoop("Conn.SetNoDelay")
 	if c.state == connClosed {
 		return ErrClosed
 	}
@@ -1040,7 +1082,7 @@ func (c *Conn) SetNoDelay(on bool) error {
 // intervals). Connections start with the system default (off on Linux). It
 // does nothing on Unix sockets.
 func (c *Conn) SetKeepAlive(on bool) error {
-	c.r.CheckLoop("Conn.SetKeepAlive")
+	c.loop.r.CheckLoop("Conn.SetKeepAlive")
 	if c.state == connClosed {
 		return ErrClosed
 	}

@@ -15,30 +15,30 @@ import (
 func useEpoll(r Loop) bool { return r.Backend() == reactor.Epoll }
 
 // epollConn is the epoll I/O path: a non-blocking socket read and written on
-// the loop goroutine when the reactor reports it ready.
+// the loop goroutine when the reactor reports it ready. It holds its Conn,
+// so that a connection is one allocation.
 type epollConn struct {
-	c          *Conn
-	fd         int
+	conn       Conn
 	onRead     func()
-	onWrite    func()
+	onWrite    func() // made at the first write that must wait
+	fd         int32  // the socket; -1 once closed
 	watchWrite bool
 }
 
 func newEpollConn(l *loop, network string, fd int, raddr net.Addr, cfg *config) *Conn {
-	e := &epollConn{fd: fd}
-	e.onRead, e.onWrite = e.readable, e.writable
-	c := newConn(l, network, e, raddr, cfg)
-	e.c = c
-	c.start()
-	return c
+	e := &epollConn{fd: int32(fd)}
+	e.onRead = e.readable
+	initConn(&e.conn, l, network, e, raddr, cfg)
+	e.conn.start()
+	return &e.conn
 }
 
 func (e *epollConn) readable() {
-	c := e.c
+	c := &e.conn
 	if e.fd < 0 || !c.reading {
 		return
 	}
-	n, err := sock.Read(e.fd, c.loop.readBuf(c.readSize))
+	n, err := sock.Read(int(e.fd), c.loop.readBuf(c.readSize))
 	switch {
 	case err == nil && n > 0:
 		c.receiveBuf(&c.loop.buf, n)
@@ -51,12 +51,12 @@ func (e *epollConn) readable() {
 }
 
 func (e *epollConn) writable() {
-	c := e.c
+	c := &e.conn
 	if e.fd < 0 {
 		return
 	}
 	if c.Buffered() > 0 {
-		n, err := sock.Write(e.fd, c.out[c.outOff:])
+		n, err := sock.Write(int(e.fd), c.out[c.outOff:])
 		switch {
 		case err == nil:
 			c.wrote(n)
@@ -69,13 +69,13 @@ func (e *epollConn) writable() {
 	}
 	if e.fd >= 0 && e.watchWrite && c.Buffered() == 0 {
 		e.watchWrite = false
-		c.r.RemoveWriter(e.fd)
+		c.loop.r.RemoveWriter(int(e.fd))
 	}
 }
 
 func (e *epollConn) writeNow(p []byte) (int, error) {
 	for {
-		n, err := sock.Write(e.fd, p)
+		n, err := sock.Write(int(e.fd), p)
 		switch {
 		case err == nil:
 			return n, nil
@@ -90,8 +90,11 @@ func (e *epollConn) writeNow(p []byte) (int, error) {
 func (e *epollConn) flush() {
 	if !e.watchWrite && e.fd >= 0 {
 		e.watchWrite = true
-		if err := e.c.r.AddWriter(e.fd, e.onWrite); err != nil {
-			e.c.lose(e.c.opError("epoll_ctl", err), false)
+		if e.onWrite == nil {
+			e.onWrite = e.writable
+		}
+		if err := e.conn.loop.r.AddWriter(int(e.fd), e.onWrite); err != nil {
+			e.conn.lose(e.conn.opError("epoll_ctl", err), false)
 		}
 	}
 }
@@ -101,43 +104,43 @@ func (e *epollConn) setReading(on bool) {
 		return
 	}
 	if on {
-		if err := e.c.r.AddReader(e.fd, e.onRead); err != nil {
-			e.c.lose(e.c.opError("epoll_ctl", err), false)
+		if err := e.conn.loop.r.AddReader(int(e.fd), e.onRead); err != nil {
+			e.conn.lose(e.conn.opError("epoll_ctl", err), false)
 		}
 		return
 	}
-	e.c.r.RemoveReader(e.fd)
+	e.conn.loop.r.RemoveReader(int(e.fd))
 }
 
 func (e *epollConn) shutdownWrite() error {
 	if e.fd < 0 {
 		return nil
 	}
-	return os.NewSyscallError("shutdown", unix.Shutdown(e.fd, unix.SHUT_WR))
+	return os.NewSyscallError("shutdown", unix.Shutdown(int(e.fd), unix.SHUT_WR))
 }
 
 func (e *epollConn) close(abort bool) {
 	if e.fd < 0 {
 		return
 	}
-	r := e.c.r
-	r.RemoveReader(e.fd)
-	r.RemoveWriter(e.fd)
-	if abort && isTCP(e.c.network) {
-		sock.SetLingerZero(e.fd)
+	r := e.conn.loop.r
+	r.RemoveReader(int(e.fd))
+	r.RemoveWriter(int(e.fd))
+	if abort && isTCP(e.conn.network) {
+		sock.SetLingerZero(int(e.fd))
 	}
-	unix.Close(e.fd)
+	unix.Close(int(e.fd))
 	e.fd = -1
 }
 
-func (e *epollConn) setNoDelay(on bool) error   { return sock.SetNoDelay(e.fd, on) }
-func (e *epollConn) setKeepAlive(on bool) error { return sock.SetKeepAlive(e.fd, on) }
+func (e *epollConn) setNoDelay(on bool) error   { return sock.SetNoDelay(int(e.fd), on) }
+func (e *epollConn) setKeepAlive(on bool) error { return sock.SetKeepAlive(int(e.fd), on) }
 
 func (e *epollConn) localAddr() net.Addr {
 	if e.fd < 0 {
 		return nil
 	}
-	return sock.LocalAddr(e.c.network, e.fd)
+	return sock.LocalAddr(e.conn.network, int(e.fd))
 }
 
 // Accepting on epoll.
@@ -152,6 +155,7 @@ type epollListener struct {
 	backoff  acceptBackoff
 	retry    *reactor.DelayedCall // the end of the back-off
 	unlink   string               // the Unix socket file to remove at close
+	rsa      unix.RawSockaddrAny  // where accept writes the peer's address
 }
 
 func listenEpoll(l *Listener, addr net.Addr) error {
@@ -196,7 +200,7 @@ func (e *epollListener) readable() {
 		if e.fd < 0 || !l.wanted() {
 			return
 		}
-		nfd, sa, err := sock.Accept(e.fd)
+		nfd, raddr, err := sock.Accept(e.fd, l.network, &e.rsa)
 		if err != nil {
 			switch {
 			case err == unix.EAGAIN:
@@ -211,7 +215,7 @@ func (e *epollListener) readable() {
 			return
 		}
 		e.backoff.ok()
-		l.deliver(newEpollConn(l.loop, l.network, nfd, sock.Addr(l.network, sa), &l.cfg))
+		l.deliver(newEpollConn(l.loop, l.network, nfd, raddr, &l.cfg))
 	}
 }
 

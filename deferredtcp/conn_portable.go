@@ -62,7 +62,6 @@ func newPortableConn(l *loop, network string, nc net.Conn, cfg *config) *Conn {
 	p.deliverFn, p.wroteFn = p.deliver, p.wroteBack
 	p.useRawReads()
 	c := newConn(l, network, p, nc.RemoteAddr(), cfg)
-	c.laddr = nc.LocalAddr()
 	p.c = c
 	r := l.r
 	go p.reader(r.CallFromGoroutine)
@@ -160,7 +159,7 @@ func (p *portableConn) flush() {
 	}
 	if !p.writerUp {
 		p.writerUp = true
-		go p.writer(c.r.CallFromGoroutine)
+		go p.writer(c.loop.r.CallFromGoroutine)
 	}
 	c.writing = true
 	p.wreq <- c.out[c.outOff:]

@@ -82,7 +82,6 @@ func newMemPair(lp *loop, network string, addrA, addrB net.Addr, cfgA, cfgB *con
 func newMemConn(lp *loop, network string, m *memIO, raddr net.Addr, cfg *config) *Conn {
 	m.turnFn = m.turn
 	c := newConn(lp, network, m, raddr, cfg)
-	c.laddr = m.local
 	m.c = c
 	return c
 }
@@ -93,7 +92,7 @@ func (m *memIO) kick() {
 		return
 	}
 	m.queued = true
-	m.c.r.Schedule(0, m.turnFn)
+	m.c.loop.r.Schedule(0, m.turnFn)
 }
 
 // turn is one step of the connection on the loop: a reset is noticed, the

@@ -31,7 +31,7 @@ func attemptCloser(io any) func() {
 func connCloser(io connIO) func() {
 	switch io := io.(type) {
 	case *epollConn:
-		if fd := io.fd; fd >= 0 {
+		if fd := int(io.fd); fd >= 0 {
 			return func() { unix.Close(fd) }
 		}
 	case *portableConn:

@@ -73,7 +73,7 @@ func WithHandshakeTimeout(d time.Duration) Option {
 // and [WithHandshakeTimeout]. Loop goroutine only.
 func StartTLS(c *Conn, cfg *tls.Config, server bool, opts ...Option) *deferred.Deferred[*Conn] {
 	ccfg := newConfig(opts)
-	return startTLS(c, cfg, server, &ccfg, nil, handshakeDeadline(c.r.Now(), &ccfg))
+	return startTLS(c, cfg, server, &ccfg, nil, handshakeDeadline(c.loop.r.Now(), &ccfg))
 }
 
 // deadline is when a handshake must be over, and the error it fails with
@@ -146,7 +146,7 @@ func startTLS(raw *Conn, cfg *tls.Config, server bool, ccfg *config, early []byt
 	}
 	h.shim = newTLSShim(raw, h)
 	if !dl.at.IsZero() {
-		h.timer = raw.r.Schedule(dl.at.Sub(raw.r.Now()), func() {
+		h.timer = raw.loop.r.Schedule(dl.at.Sub(raw.loop.r.Now()), func() {
 			h.timer = nil
 			h.fail(dl.err, true)
 		})
@@ -188,7 +188,7 @@ func (h *handshake) run() {
 	} else {
 		h.tc = tls.Client(h.shim, h.cfg)
 	}
-	r := h.raw.r
+	r := h.raw.loop.r
 	go func() {
 		err := h.tc.HandshakeContext(context.Background())
 		r.CallFromGoroutine(func() { h.finished(err) })
@@ -274,7 +274,7 @@ func ServeFactoryTLS(l *Listener, cfg *tls.Config, f Factory, opts ...Option) {
 	whenListenerClosed(l, func() { stopFactory(l.r, f) })
 	ccfg := newConfig(opts)
 	l.Serve(func(c *Conn) {
-		startTLS(c, cfg, true, &ccfg, nil, handshakeDeadline(c.r.Now(), &ccfg)).AddBoth(func(tc *Conn, fl *failure.Failure) (*Conn, error) {
+		startTLS(c, cfg, true, &ccfg, nil, handshakeDeadline(c.loop.r.Now(), &ccfg)).AddBoth(func(tc *Conn, fl *failure.Failure) (*Conn, error) {
 			if fl != nil {
 				return nil, nil // the handshake failed: c is closed
 			}
@@ -344,7 +344,7 @@ func (t *connTransport) StartTLS(cfg *tls.Config) error {
 		early = u.takeUnhandled()
 	}
 	ccfg := config{high: raw.high, low: raw.low, readSize: raw.readSize, maxWriteBuf: raw.maxWriteBuf, handshakeTimeout: t.handshakeTimeout}
-	startTLS(raw, cfg, t.server, &ccfg, early, handshakeDeadline(raw.r.Now(), &ccfg)).AddBoth(t.tlsStarted)
+	startTLS(raw, cfg, t.server, &ccfg, early, handshakeDeadline(raw.loop.r.Now(), &ccfg)).AddBoth(t.tlsStarted)
 	return nil
 }
 
@@ -436,7 +436,7 @@ const tlsShimLimit = 64 << 10
 // newTLSShim makes raw's owner a shim that tells hs of the peer's bytes
 // and of raw's loss, until the handshake is over; start wires raw to it.
 func newTLSShim(raw *Conn, hs *handshake) *tlsShim {
-	s := &tlsShim{raw: raw, r: raw.r, laddr: raw.LocalAddr(), raddr: raw.RemoteAddr(), hs: hs}
+	s := &tlsShim{raw: raw, r: raw.loop.r, laddr: raw.LocalAddr(), raddr: raw.RemoteAddr(), hs: hs}
 	s.cond.L = &s.mu
 	s.dataFn = s.received
 	return s

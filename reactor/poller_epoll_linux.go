@@ -62,8 +62,9 @@ func (e *epollFDs) close() {
 type epollPoller struct {
 	fds    *epollFDs
 	events []unix.EpollEvent
-	// handlers is indexed by file descriptor: no map lookup per event.
-	handlers []fdHandlers
+	// handlers is indexed by file descriptor, in pages of handlerPage: no
+	// map lookup per event, and no copy (and no garbage) as it grows.
+	handlers []*[handlerPage]fdHandlers
 	log      *slog.Logger
 	drain    [8]byte
 	got      int // events the last wait took, for dispatchReady
@@ -196,32 +197,41 @@ func (p *epollPoller) takeReadyEvents(uintptr) bool {
 // dispatch calls fd's reader and then its writer. The handlers are looked up
 // afresh each time, since a handler may remove or replace either.
 func (p *epollPoller) dispatch(fd int, events uint32) {
-	if fd >= len(p.handlers) {
+	h := p.handler(fd)
+	if h == nil {
 		return
 	}
 	if events&readyForRead != 0 {
-		if f := p.handlers[fd].onRead; f != nil {
+		if f := h.onRead; f != nil {
 			guard(p.log, "fd reader", f)
 		}
 	}
-	if events&readyForWrite != 0 && fd < len(p.handlers) {
-		if f := p.handlers[fd].onWrite; f != nil {
+	if events&readyForWrite != 0 {
+		if f := h.onWrite; f != nil {
 			guard(p.log, "fd writer", f)
 		}
 	}
+}
+
+// handlerPage is how many descriptors' handlers a page of the table holds.
+const handlerPage = 1024
+
+// handler returns fd's handlers, or nil if fd has never had any.
+func (p *epollPoller) handler(fd int) *fdHandlers {
+	if fd < 0 || fd/handlerPage >= len(p.handlers) {
+		return nil
+	}
+	return &p.handlers[fd/handlerPage][fd%handlerPage]
 }
 
 func (p *epollPoller) slot(fd int) (*fdHandlers, error) {
 	if fd < 0 || fd == p.fds.epfd || fd == p.fds.wakefd {
 		return nil, unix.EBADF
 	}
-	if fd >= len(p.handlers) {
-		n := max(2*len(p.handlers), fd+1, 64)
-		h := make([]fdHandlers, n)
-		copy(h, p.handlers)
-		p.handlers = h
+	for fd/handlerPage >= len(p.handlers) {
+		p.handlers = append(p.handlers, new([handlerPage]fdHandlers))
 	}
-	return &p.handlers[fd], nil
+	return &p.handlers[fd/handlerPage][fd%handlerPage], nil
 }
 
 func (p *epollPoller) addReader(fd int, f func()) error {
@@ -249,27 +259,27 @@ func (p *epollPoller) addWriter(fd int, f func()) error {
 }
 
 func (p *epollPoller) removeReader(fd int) error {
-	if fd < 0 || fd >= len(p.handlers) {
+	h := p.handler(fd)
+	if h == nil {
 		return nil
 	}
-	h := &p.handlers[fd]
 	h.onRead = nil
 	return p.setMask(fd, h, h.mask&^readEvents)
 }
 
 func (p *epollPoller) removeWriter(fd int) error {
-	if fd < 0 || fd >= len(p.handlers) {
+	h := p.handler(fd)
+	if h == nil {
 		return nil
 	}
-	h := &p.handlers[fd]
 	h.onWrite = nil
 	return p.setMask(fd, h, h.mask&^writeEvents)
 }
 
 func (p *epollPoller) removeAll() []int {
 	var fds []int
-	for fd := range p.handlers {
-		h := &p.handlers[fd]
+	for fd := range len(p.handlers) * handlerPage {
+		h := p.handler(fd)
 		if h.mask == 0 {
 			continue
 		}

@@ -7,6 +7,7 @@
 package sock
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"net/netip"
@@ -216,10 +217,57 @@ func ConnectResult(fd int) (connected bool, err error) {
 	}
 }
 
-// Accept accepts one connection on the non-blocking listening fd; the new
-// socket is non-blocking too.
-func Accept(fd int) (int, unix.Sockaddr, error) {
-	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+// Accept accepts one connection on the non-blocking listening fd of
+// network, and returns the new socket, non-blocking too, and its peer's
+// address. rsa is scratch space for the address, which the caller keeps
+// from one accept to the next: unlike unix.Accept4, an accept allocates
+// only the net.Addr it returns.
+func Accept(fd int, network string, rsa *unix.RawSockaddrAny) (int, net.Addr, error) {
+	n := uint32(unix.SizeofSockaddrAny)
+	nfd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(rsa)),
+		uintptr(unsafe.Pointer(&n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if errno != 0 {
+		return -1, nil, errno
+	}
+	return int(nfd), rawAddr(network, rsa, n), nil
+}
+
+// rawAddr converts the n bytes of an address the kernel wrote to rsa to
+// the net.Addr of network, as Addr does for a unix.Sockaddr.
+func rawAddr(network string, rsa *unix.RawSockaddrAny, n uint32) net.Addr {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		p := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return Addr(network, &unix.SockaddrInet4{Port: rawPort(p.Port), Addr: p.Addr})
+	case unix.AF_INET6:
+		p := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return Addr(network, &unix.SockaddrInet6{Port: rawPort(p.Port), ZoneId: p.Scope_id, Addr: p.Addr})
+	case unix.AF_UNIX:
+		p := (*unix.RawSockaddrUnix)(unsafe.Pointer(rsa))
+		// Only the first n bytes are the kernel's: rsa holds an earlier
+		// peer's beyond them.
+		size := int(n) - int(unsafe.Offsetof(p.Path))
+		if size <= 0 {
+			// An unnamed peer, as most are: "@", as getsockname and
+			// unix.Accept4 say.
+			return &net.UnixAddr{Name: "@", Net: "unix"}
+		}
+		path := unsafe.Slice((*byte)(unsafe.Pointer(&p.Path[0])), min(size, len(p.Path)))
+		if path[0] == 0 {
+			path[0] = '@' // abstract, written as Go writes it
+		}
+		if i := bytes.IndexByte(path, 0); i >= 0 {
+			path = path[:i]
+		}
+		return &net.UnixAddr{Name: string(path), Net: "unix"}
+	}
+	return Addr(network, nil)
+}
+
+// rawPort reads a port in network byte order.
+func rawPort(p uint16) int {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return int(b[0])<<8 | int(b[1])
 }
 
 // SetNoDelay sets TCP_NODELAY.
