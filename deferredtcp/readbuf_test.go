@@ -132,6 +132,9 @@ func TestRecycledReadBuffers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		streams := make([][]byte, clients)
+		for i := range streams {
+			streams[i] = make([]byte, 0, size)
+		}
 		readStreams(t, r, sent, func(i int, p []byte) {
 			streams[i] = append(streams[i], p...)
 			deferredtcp.Recycle(p)
