@@ -76,21 +76,23 @@ func TestUDPClosedAtShutdown(t *testing.T) {
 	})
 }
 
-// udpFloodFor is how long TestUDPFlood floods. The queue fills within the
-// first tenth of a second, after which every tenth is like the one before.
-// Before the queue was bounded, 8 KiB datagrams into a 1 ms handler queued
-// 40 to 150 MB of them per second (under the race detector, on a loaded
-// machine), so half a second is ample to tell a bounded queue (8 MiB here)
-// from an unbounded one (the test's bound is 4 MiB more), and leaves a
-// quarter of a second of flood after the timer.
+// udpFloodFor is how long TestUDPFlood floods once the queue is full (its
+// first datagram dropped; how soon depends on how fast the sender gets to
+// send, a tenth of a second or so). Before the queue was bounded, 8 KiB
+// datagrams into a 1 ms handler queued 40 to 150 MB of them per second
+// (under the race detector, on a loaded machine), and nothing was ever
+// dropped: the test then floods for 2 s before it gives up waiting for the
+// queue to fill, and half a second more, far past its heap bound. With the
+// bound, half a second tells a full queue that stays at 8 MiB, and leaves
+// a quarter of a second of flood after the timer.
 const udpFloodFor = 500 * time.Millisecond
 
 // TestUDPFlood floods a UDPConn whose handler takes 1 ms per datagram with
 // 8 KiB datagrams: the live heap grows by less than UDPQueueSize of them
 // take plus 4 MiB, the datagrams beyond the queue are dropped, counted and
-// logged once, a timer due a quarter of a second into the flood fires
-// within 100 ms of its time, and Stop ends Run within a second, flood or
-// not.
+// logged once, a timer due a quarter of a second into the flood (with the
+// queue full) fires within 100 ms of its time, and Stop ends Run within a
+// second, flood or not.
 func TestUDPFlood(t *testing.T) {
 	const size = 8 << 10
 	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
@@ -150,7 +152,7 @@ func TestUDPFlood(t *testing.T) {
 		var late time.Duration
 		fired := false
 		var stopped time.Time
-		r.CallWhenRunning(func() {
+		flood := func() {
 			due := r.Now().Add(udpFloodFor / 2)
 			r.Schedule(udpFloodFor/2, func() { fired, late = true, r.Now().Sub(due) })
 			r.Schedule(udpFloodFor, func() {
@@ -158,6 +160,18 @@ func TestUDPFlood(t *testing.T) {
 				stopped = time.Now()
 				r.Stop()
 			})
+		}
+		r.CallWhenRunning(func() {
+			giveUp := r.Now().Add(2 * time.Second)
+			var full func()
+			full = func() {
+				if server.Dropped() == 0 && r.Now().Before(giveUp) {
+					r.Schedule(10*time.Millisecond, full)
+					return
+				}
+				flood()
+			}
+			full()
 		})
 		run(t, r)
 		stopTook := time.Since(stopped)
