@@ -20,8 +20,13 @@ import (
 )
 
 // chainLoopLines is how many times the loops below go round: a loop that
-// added stack frames per step would need hundreds of megabytes of stack.
-const chainLoopLines = 200_000
+// added stack frames per step would need hundreds of megabytes of stack
+// (about a kilobyte and a few frames per step). Under the race detector,
+// which makes each step about ten times slower, a tenth as many steps still
+// overshoot the probe's bounds (400 frames, 1 MiB) many times over: the
+// property is that the stack stays flat whatever the length, and a length
+// of 20 000 tells a flat stack from a growing one as surely as 200 000.
+var chainLoopLines = raceScaled(200_000, 20_000)
 
 // stackProbe records how deep the stack gets, in frames, and how far the
 // stacks in use grow, sampled every few steps of a loop.
@@ -51,7 +56,7 @@ func (p *stackProbe) step() {
 	if p.steps%61 == 0 {
 		p.frames = max(p.frames, runtime.Callers(0, p.pcs[:]))
 	}
-	if p.steps%8192 == 0 {
+	if p.steps%1024 == 0 {
 		p.stackPeak = max(p.stackPeak, stackInuse())
 	}
 }
@@ -67,8 +72,7 @@ func (p *stackProbe) check(t *testing.T) {
 
 func line(i int) []byte { return strconv.AppendInt([]byte("line "), int64(i), 10) }
 
-// runLong is run with a watchdog of a minute: 200 000 steps take seconds
-// under the race detector.
+// runLong is run with a watchdog of a minute: the loops take seconds.
 func runLong(t *testing.T, r *reactor.Reactor) {
 	t.Helper()
 	watchdog := r.Schedule(time.Minute, func() {

@@ -90,7 +90,11 @@ type emfileProcess struct {
 
 func startEMFILEChild(t *testing.T, b reactor.Backend) *emfileProcess {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptEMFILEChildProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), emfileChildEnv+"="+b.String())
+	// Under the race detector a process sleeps a second before it exits (for
+	// late race reports: the child's run is over by then, and a race it
+	// found already makes it exit with an error).
+	cmd.Env = append(os.Environ(), emfileChildEnv+"="+b.String(),
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	cmd.Stderr = t.Output()
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)

@@ -20,7 +20,9 @@ import (
 // and never speaks costs little while it waits, and is dropped at the
 // handshake deadline, freeing its descriptor and its place under
 // WithMaxConnections; a client's connect timeout covers the handshake.
-// These run in real time, against the kernel.
+// Those whose subject is the kernel's resources (descriptors, the backlog)
+// run in real time, with short deadlines; the connect timeout's is time, so
+// it runs on a test loop.
 
 // silentPeers connects n TCP clients to addr that never send a byte, on
 // r; ready runs on r's loop once all have connected (or failed to: their
@@ -93,6 +95,7 @@ func liveHeap() uint64 {
 // runs after each accept.
 type silentTLSServer struct {
 	accepted, timeouts int
+	timedOut           func() // if set, runs after each handshake timeout
 }
 
 func (s *silentTLSServer) serve(t testing.TB, l *deferredtcp.Listener, deadline time.Duration, accepted func()) {
@@ -105,6 +108,9 @@ func (s *silentTLSServer) serve(t testing.TB, l *deferredtcp.Listener, deadline 
 				echo(tc)
 			case errors.Is(f, deferredtcp.ErrHandshakeTimeout):
 				s.timeouts++
+				if s.timedOut != nil {
+					s.timedOut()
+				}
 			}
 			return nil, nil
 		})
@@ -162,59 +168,74 @@ func TestTLSSilentClientsCost(t *testing.T) {
 	})
 }
 
-// TestTLSSilentClientsDropped connects 2000 clients that never send a
-// ClientHello to a TLS server with a 1 s handshake deadline: 2 s after
-// they were all accepted, every descriptor and goroutine they took is
-// released, and a real client completes its handshake.
+// TestTLSSilentClientsDropped connects 2000 clients (500 under the race
+// detector, where connecting them takes most of the test's time) that never
+// send a ClientHello to a TLS server with a 300 ms handshake deadline (a real
+// handshake takes about 15 ms under the race detector): every one is dropped
+// at the deadline, then every descriptor and goroutine they took is released
+// (the peers close their ends, and portable goroutines end, soon after: the
+// test waits up to 2 s for that), and a real client completes its handshake.
 func TestTLSSilentClientsDropped(t *testing.T) {
-	const peers = 2000
+	peers := raceScaled(2000, 500)
+	const deadline = 300 * time.Millisecond
 	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
 		l := listen(t, r, deferredtcp.WithBacklog(4096))
 		addr := l.Addr().String()
 		pr := peerReactor(t)
 		fds, goroutines := countFDs(t), runtime.NumGoroutine()
+		if r.Backend() == reactor.Portable {
+			goroutines++ // the listener's accepting goroutine, which starts once the loop runs
+		}
 		var lateFDs, lateGoroutines int
 		var handshake error
 		var peerErrs []error
 		s := &silentTLSServer{}
-		s.serve(t, l, time.Second, func() {
-			if s.accepted != peers {
-				return
-			}
-			r.Schedule(2*time.Second, func() {
+		handshakeOnceReleased := func() {
+			giveUp := r.Now().Add(2 * time.Second)
+			var poll func()
+			poll = func() {
 				lateFDs, lateGoroutines = countFDs(t), runtime.NumGoroutine()
+				if (lateFDs > fds || lateGoroutines > goroutines) && r.Now().Before(giveUp) {
+					r.Schedule(10*time.Millisecond, poll)
+					return
+				}
 				tlsHandshake(t, r, addr, func(tc *deferredtcp.Conn, err error) {
 					handshake = err
 					l.Close()
 					r.Stop()
 				})
-			})
-		})
+			}
+			poll()
+		}
+		s.timedOut = func() {
+			if s.timeouts == peers {
+				handshakeOnceReleased()
+			}
+		}
+		s.serve(t, l, deadline, func() {})
 		pr.CallFromGoroutine(func() {
 			silentPeers(pr, addr, peers, func(errs []error) {
 				r.CallFromGoroutine(func() { peerErrs = errs })
 			})
 		})
 		run(t, r)
-		t.Logf("2 s after %d silent peers: %d fds, %d goroutines; baseline %d, %d", peers, lateFDs, lateGoroutines, fds, goroutines)
+		t.Logf("once %d silent peers were dropped: %d fds, %d goroutines; baseline %d, %d", peers, lateFDs, lateGoroutines, fds, goroutines)
 		require.Equal(t, peers+1, s.accepted, "peers that failed to connect: %v", peerErrs)
 		assert.Equal(t, peers, s.timeouts, "every silent peer dropped at the deadline")
 		assert.LessOrEqual(t, lateFDs, fds, "descriptors of the silent peers released")
-		if r.Backend() == reactor.Portable {
-			goroutines++ // the listener's accepting goroutine, which starts once the loop runs
-		}
 		assert.LessOrEqual(t, lateGoroutines, goroutines, "goroutines of the silent peers released")
 		assert.NoError(t, handshake, "a real client's handshake once they are gone")
 	})
 }
 
 // TestTLSSilentPeersFreeMaxConnections fills WithMaxConnections(50) with
-// peers that never speak: a real client, waiting in the backlog behind
-// them, is served within the handshake deadline plus a second.
+// peers that never speak: a real client, waiting in the kernel's backlog
+// behind them, is served within the handshake deadline (300 ms: a real
+// handshake takes about 15 ms under the race detector) plus a second.
 func TestTLSSilentPeersFreeMaxConnections(t *testing.T) {
 	const limit = 50
-	const deadline = time.Second
+	const deadline = 300 * time.Millisecond
 	srvCfg, _ := tlsConfigs(t)
 	forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
 		r := newReactor()
@@ -246,10 +267,10 @@ func TestTLSSilentPeersFreeMaxConnections(t *testing.T) {
 }
 
 // retryingClient is a ReconnectingClientFactory that records its attempts
-// and stops trying at the second.
+// on loop's clock and stops trying at the second.
 type retryingClient struct {
 	deferredtcp.ReconnectingClientFactory
-	r        *reactor.Reactor
+	loop     deferredtcp.Loop
 	started  []time.Time
 	failedAt []time.Time
 	failed   []*failure.Failure
@@ -260,7 +281,7 @@ func (f *retryingClient) BuildProtocol(net.Addr) deferredtcp.Protocol {
 }
 
 func (f *retryingClient) StartedConnecting(c *deferredtcp.Connector) {
-	f.started = append(f.started, f.r.Now())
+	f.started = append(f.started, f.loop.Now())
 	f.ReconnectingClientFactory.StartedConnecting(c)
 	if len(f.started) == 2 {
 		f.StopTrying() // fails this attempt with ErrConnectingStopped
@@ -268,49 +289,53 @@ func (f *retryingClient) StartedConnecting(c *deferredtcp.Connector) {
 }
 
 func (f *retryingClient) ClientConnectionFailed(c *deferredtcp.Connector, reason *failure.Failure) {
-	f.failedAt = append(f.failedAt, f.r.Now())
+	f.failedAt = append(f.failedAt, f.loop.Now())
 	f.failed = append(f.failed, reason)
 	f.ReconnectingClientFactory.ClientConnectionFailed(c, reason)
-	if errors.Is(reason, deferredtcp.ErrConnectingStopped) {
-		f.r.Stop()
-	}
 }
 
-// TestTLSConnectTimeoutCoversHandshake connects with ConnectTLS and a 1 s
-// timeout to a server that accepts and never answers: the attempt fails
-// within 1.5 s with a timeout, and a ReconnectingClientFactory tries again.
-// With a shorter handshake deadline, the handshake's own timeout fails it.
+// TestTLSConnectTimeoutCoversHandshake, on a test loop, connects with
+// ConnectTLS and a 1 s timeout to a server that accepts and never answers:
+// the TCP connection is made at once, and the attempt fails with a timeout
+// exactly 1 s after it started, not before; the ReconnectingClientFactory
+// tries again after its delay. With a shorter handshake deadline, the
+// handshake's own timeout fails it, at that deadline.
 func TestTLSConnectTimeoutCoversHandshake(t *testing.T) {
 	_, cliCfg := tlsConfigs(t)
 	tests := []struct {
 		name    string
 		opts    []deferredtcp.Option
-		within  time.Duration
+		after   time.Duration
 		wantErr error
 	}{
-		{"connect timeout", []deferredtcp.Option{deferredtcp.WithTimeout(time.Second)}, 1500 * time.Millisecond, deferredtcp.ErrConnectTimeout},
-		{"handshake timeout", []deferredtcp.Option{deferredtcp.WithTimeout(time.Minute), deferredtcp.WithHandshakeTimeout(300 * time.Millisecond)}, 800 * time.Millisecond, deferredtcp.ErrHandshakeTimeout},
+		{"connect timeout", []deferredtcp.Option{deferredtcp.WithTimeout(time.Second)}, time.Second, deferredtcp.ErrConnectTimeout},
+		{"handshake timeout", []deferredtcp.Option{deferredtcp.WithTimeout(time.Minute), deferredtcp.WithHandshakeTimeout(300 * time.Millisecond)}, 300 * time.Millisecond, deferredtcp.ErrHandshakeTimeout},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			forEachBackend(t, func(t *testing.T, newReactor func(...reactor.Option) *reactor.Reactor) {
-				r := newReactor()
-				l := listen(t, r)
-				l.Serve(func(*deferredtcp.Conn) {}) // holds every connection, silent
-				f := &retryingClient{r: r}
-				f.InitialDelay, f.Factor, f.Jitter = 10*time.Millisecond, 1, -1
-				r.CallWhenRunning(func() { deferredtcp.ConnectTLS(r, l.Addr().String(), cliCfg, f, tt.opts...) })
-				run(t, r)
-				require.Len(t, f.started, 2, "a second attempt after the timeout")
-				require.Len(t, f.failed, 2)
-				took := f.failedAt[0].Sub(f.started[0])
-				t.Logf("failed after %v: %v", took, f.failed[0])
-				assert.Less(t, took, tt.within)
-				assert.ErrorIs(t, f.failed[0], tt.wantErr)
-				var ne net.Error
-				require.ErrorAs(t, f.failed[0], &ne)
-				assert.True(t, ne.Timeout())
-			})
+			loop := newTestLoop(t)
+			l, err := fired(t, deferredtcp.Listen(loop, "tcp", "server:443"))
+			require.NoError(t, err)
+			accepted := 0
+			l.Serve(func(*deferredtcp.Conn) { accepted++ }) // holds every connection, silent
+			f := &retryingClient{loop: loop}
+			f.InitialDelay, f.Factor, f.Jitter = 10*time.Millisecond, 1, -1
+			deferredtcp.ConnectTLS(loop, l.Addr().String(), cliCfg, f, tt.opts...)
+			loop.Advance(tt.after - time.Nanosecond)
+			require.Equal(t, 1, accepted, "the TCP connection is made")
+			require.Empty(t, f.failed, "the attempt fails no earlier than its timeout")
+			loop.Advance(time.Nanosecond)
+			require.Len(t, f.failed, 1, "the attempt fails at its timeout")
+			assert.Equal(t, tt.after, f.failedAt[0].Sub(f.started[0]))
+			assert.ErrorIs(t, f.failed[0], tt.wantErr)
+			var ne net.Error
+			require.ErrorAs(t, f.failed[0], &ne)
+			assert.True(t, ne.Timeout())
+			loop.Advance(10 * time.Millisecond)
+			require.Len(t, f.started, 2, "a second attempt after the retry delay")
+			assert.Equal(t, 10*time.Millisecond, f.started[1].Sub(f.failedAt[0]))
+			require.Len(t, f.failed, 2)
+			assert.ErrorIs(t, f.failed[1], deferredtcp.ErrConnectingStopped)
 		})
 	}
 }
