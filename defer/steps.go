@@ -227,6 +227,8 @@ func (d *Deferred[T]) appendLocked(s linker[T]) {
 }
 
 // appendMore is appendLocked once the inline steps are taken.
+//
+//go:noinline
 func (d *Deferred[T]) appendMore(s linker[T]) {
 	k := int(d.n-int32(len(d.inline))) % blockSteps
 	if k == 0 {
