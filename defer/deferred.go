@@ -2,7 +2,6 @@ package deferred
 
 import (
 	"runtime"
-	"sync/atomic"
 
 	"github.com/twistgo/twist/failure"
 )
@@ -27,23 +26,22 @@ import (
 // value is not usable: create one with [New], [NewWithCanceller], [Succeed],
 // [Fail] or [Execute].
 type Deferred[T any] struct {
-	st atomic.Uint32 // the state word: see run.go
+	st state // the state word: see run.go
 
-	paused   int32 // Pause depth, plus a hold while waiting; under the lock
+	n        int32 // steps in the chain, run or not; under the lock
 	next     int32 // index of the next step to run; the runner's
-	ninline  uint8 // steps held in inline; under the lock
 	ready    uint8 // inline steps a new runner may run without the lock; the runner's
 	suppress bool  // Twisted's _suppressAlreadyCalled: eat one late fire after Cancel; under the lock
 	result   T     // the runner's
 	fail     *failure.Failure
 
-	// The chain's steps: the first two in inline, the others in more, so
-	// that a chain of a few steps needs no allocation and a longer one no
-	// copy of the first. Steps are appended under the lock; entries below
-	// the count a runner read under the lock do not change until the chain
-	// rests.
-	inline [2]step[T]
-	more   []step[T]
+	// The chain's steps: the first two in inline, the others in blocks of
+	// eight (see stepBlock), so that a chain of a few steps needs no
+	// allocation, a longer one no copy, and a Deferred fits in 96 bytes.
+	// Steps are appended under the lock; entries below the count a runner
+	// read under the lock do not change until the chain rests.
+	inline [inlineSteps]step[T]
+	more   *stepBlock[T] // the last block, which links to the first
 
 	// onCancel is what Cancel does, under the lock: while unfired, a
 	// cancelFunc (NewWithCanceller's), or the canceller Cancel passes on
@@ -96,13 +94,17 @@ func NewWithCanceller[T any](canceller func(*Deferred[T])) *Deferred[T] {
 
 // Succeed returns a Deferred that has already fired with v.
 func Succeed[T any](v T) *Deferred[T] {
-	d := New[T]()
-	d.result = v
-	if d.rare != nil {
-		d.rare.fired()
+	if debug.Load() {
+		d := New[T]()
+		d.result = v
+		if d.rare != nil {
+			d.rare.fired()
+		}
+		d.st.Store(stFired)
+		return d
 	}
-	d.st.Store(stFired)
-	return d
+	// Not shared yet: the state word needs no atomic store.
+	return &Deferred[T]{st: state(stFired), result: v}
 }
 
 // Fail returns a Deferred that has already failed with err, wrapped in a
@@ -169,24 +171,17 @@ func (d *Deferred[T]) Called() bool {
 }
 
 // Pause stops the chain before its next step until a matching
-// [Deferred.Unpause]. Pauses nest.
+// [Deferred.Unpause]. Pauses nest, up to a depth of 16 million (Pause
+// panics beyond it).
 func (d *Deferred[T]) Pause() {
-	st := d.lock()
-	d.paused++
-	d.unlock(st | stPaused)
+	d.unlock(pauseLocked(d.lock()))
 }
 
 // Unpause undoes one [Deferred.Pause]; when the last pause is undone, the
 // chain goes on, on the calling goroutine. Unpause on a Deferred that is not
 // paused does nothing.
 func (d *Deferred[T]) Unpause() {
-	st := d.lock()
-	if d.paused > 0 {
-		if d.paused--; d.paused == 0 {
-			st &^= stPaused
-		}
-	}
-	if d.startLocked(st) {
+	if d.startLocked(unpauseLocked(d.lock())) {
 		drive(d)
 	}
 }

@@ -292,3 +292,67 @@ func TestConcurrentAddAndFire(t *testing.T) {
 	wg.Wait()
 	assert.Len(t, order, n)
 }
+
+func TestLongChainsRunInOrder(t *testing.T) {
+	// A chain keeps its steps in the Deferred and then in blocks of eight:
+	// steps queued before the fire, a pause in the middle of a block, and
+	// steps queued while paused and while running all run once, in order.
+	const n = 1000
+	var trace []int
+	d := deferred.New[int]()
+	step := func(i int) func(int) (int, error) {
+		return func(v int) (int, error) {
+			trace = append(trace, i)
+			if i == 500 {
+				d.Pause()
+			}
+			return v + 1, nil
+		}
+	}
+	for i := range n {
+		d.AddCallback(step(i))
+	}
+	require.NoError(t, d.Callback(0))
+	require.Len(t, trace, 501, "the chain stops after the step that pauses it")
+	for i := n; i < n+20; i++ {
+		d.AddCallback(step(i))
+	}
+	d.Unpause()
+	require.Len(t, trace, n+20)
+	for i, got := range trace {
+		require.Equal(t, i, got)
+	}
+	v, f, fired := result(t, d)
+	assert.True(t, fired)
+	assert.Nil(t, f)
+	assert.Equal(t, n+20, v)
+}
+
+func TestChainGrowingFromItsStepsRunsEveryStep(t *testing.T) {
+	// Each step adds the next while the chain runs, one at a time: the
+	// runner takes each as a batch of its own, across many blocks.
+	const n = 100_000
+	d := deferred.New[int]()
+	var next func(int) (int, error)
+	next = func(v int) (int, error) {
+		if v < n {
+			d.AddCallback(next)
+		}
+		return v + 1, nil
+	}
+	d.AddCallback(next)
+	require.NoError(t, d.Callback(0))
+	v, f, _ := result(t, d)
+	assert.Nil(t, f)
+	assert.Equal(t, n+1, v)
+
+	// The chain rested: a step added now runs at once, and Pause nests.
+	d.Pause()
+	d.Pause()
+	ran := false
+	d.AddCallback(func(v int) (int, error) { ran = true; return v, nil })
+	d.Unpause()
+	assert.False(t, ran)
+	d.Unpause()
+	assert.True(t, ran)
+}

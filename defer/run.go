@@ -57,12 +57,50 @@ import (
 const (
 	stFired     uint32 = 1 << iota // Callback or Errback happened
 	stRunning                      // a runner owns result, fail and next
-	stPaused                       // paused > 0
+	stPaused                       // the pause depth is above zero
 	stLocked                       // a goroutine holds the lock
 	stMore                         // steps were queued while running
 	stArmed                        // an unhandled-failure report is registered
 	stCancelled                    // Cancel has begun
 )
+
+// state is a Deferred's state word, read and changed atomically once the
+// Deferred is shared; a Deferred made fired (Succeed) is given its first
+// state with a plain write.
+type state uint32
+
+func (s *state) Load() uint32   { return atomic.LoadUint32((*uint32)(s)) }
+func (s *state) Store(v uint32) { atomic.StoreUint32((*uint32)(s), v) }
+func (s *state) CompareAndSwap(old, new uint32) bool {
+	return atomic.CompareAndSwapUint32((*uint32)(s), old, new)
+}
+
+// The pause depth (Pause calls, plus one while a step waits on an inner
+// Deferred) is kept in the state word above the bits, under the lock.
+const (
+	pauseShift = 8
+	pauseOne   = 1 << pauseShift
+)
+
+// pauseLocked returns st, a locked state word, one pause deeper.
+func pauseLocked(st uint32) uint32 {
+	if st>>pauseShift == 1<<(32-pauseShift)-1 {
+		panic("deferred: Pause nested too deeply")
+	}
+	return (st + pauseOne) | stPaused
+}
+
+// unpauseLocked returns st, a locked state word, one pause less deep, if
+// it is paused.
+func unpauseLocked(st uint32) uint32 {
+	if st>>pauseShift == 0 {
+		return st
+	}
+	if st -= pauseOne; st>>pauseShift == 0 {
+		st &^= stPaused
+	}
+	return st
+}
 
 // spinsBeforeYield is how often lock retries before yielding the processor
 // to the goroutine that holds the lock.
@@ -78,14 +116,14 @@ func (d *Deferred[T]) lock() uint32 {
 }
 
 // tryLock takes the lock bit of the state word w if it is free at once.
-func tryLock(w *atomic.Uint32) (uint32, bool) {
+func tryLock(w *state) (uint32, bool) {
 	st := w.Load()
 	return st, st&stLocked == 0 && w.CompareAndSwap(st, st|stLocked)
 }
 
 // lockSlow takes the lock bit of w when another goroutine holds it, or
 // changes w at the same time.
-func lockSlow(w *atomic.Uint32) uint32 {
+func lockSlow(w *state) uint32 {
 	for spins := 0; ; spins++ {
 		if st, ok := tryLock(w); ok {
 			return st
@@ -172,7 +210,7 @@ func (d *Deferred[T]) fire(v T, f *failure.Failure) error {
 		return nil
 	}
 	d.firedLocked(v, f)
-	end, more := d.count(), d.more
+	end, more := d.count(), d.firstBlock()
 	d.unlock(st | stFired | stRunning)
 	d.runFirst(end, more)
 	return nil
@@ -180,7 +218,7 @@ func (d *Deferred[T]) fire(v T, f *failure.Failure) error {
 
 // runFirst runs a first batch of d's steps, read under the lock by the
 // caller that made d running, then the rest of the chain.
-func (d *Deferred[T]) runFirst(end int32, more []step[T]) {
+func (d *Deferred[T]) runFirst(end int32, more *stepBlock[T]) {
 	done := false
 	defer func() {
 		if !done {
@@ -257,7 +295,9 @@ func (d *Deferred[T]) runClaimed(s linker[T]) {
 		h = d.runStep(s)
 	}
 	done = true
-	if h == nil && d.fail == nil && d.st.CompareAndSwap(stFired|stRunning, stFired) {
+	// The state before the result: while the step's wait holds d,
+	// resumeWith may be setting the result on another goroutine.
+	if h == nil && d.st.Load() == stFired|stRunning && d.fail == nil && d.st.CompareAndSwap(stFired|stRunning, stFired) {
 		return
 	}
 	d.finish(h)
@@ -287,28 +327,26 @@ func (d *Deferred[T]) queueLocked(st uint32, s linker[T]) link {
 }
 
 // add adds step s: at once on a resting d (claim), else queued. One load
-// of the state word serves the claim and the lock.
+// of the state word serves the claim and the lock; an unfired d, the
+// common case, takes the lock, appends and unlocks, with nothing to run.
 func (d *Deferred[T]) add(s linker[T]) {
 	st := d.st.Load()
-	if st&^stCancelled == stFired && d.st.CompareAndSwap(st, st|stRunning) {
-		d.runClaimed(s)
-		return
-	}
-	if st&stLocked != 0 || !d.st.CompareAndSwap(st, st|stLocked) {
-		st = lockSlow(&d.st)
-	}
-	// queueLocked, written out: add is the hot path, and the call costs
-	// a tenth of an add.
-	d.appendLocked(s)
 	switch {
-	case st&(stFired|stRunning|stPaused) == stFired:
-		d.runLocked(d.unwatchLocked(st))
-		drive(d)
-		return
-	case st&stRunning != 0:
-		st |= stMore
+	case st&(stFired|stLocked) == 0:
+		if d.st.CompareAndSwap(st, st|stLocked) {
+			d.appendLocked(s)
+			d.st.Store(st)
+			return
+		}
+	case st&^stCancelled == stFired:
+		if d.st.CompareAndSwap(st, st|stRunning) {
+			d.runClaimed(s)
+			return
+		}
 	}
-	d.unlock(st)
+	if l := d.queueLocked(lockSlow(&d.st), s); l != nil {
+		drive(l)
+	}
 }
 
 // startLocked ends a locked section that may have made d's queued steps
@@ -396,7 +434,8 @@ func (d *Deferred[T]) runQueued() (link, bool) {
 			d.restLocked(st)
 			return nil, false
 		}
-		end, more := d.count(), d.more
+		d.dropRunBlocks()
+		end, more := d.count(), d.firstBlock()
 		d.unlock(st &^ stMore)
 		// Steps queued meanwhile go beyond end, to more's array or a new
 		// one: the entries up to end stay as they are.
@@ -406,11 +445,11 @@ func (d *Deferred[T]) runQueued() (link, bool) {
 	}
 }
 
-// runSteps runs steps from d.next up to end, stopping early when one hands
-// off a Deferred, which it returns, or pauses the chain. A panic becomes
-// the result's Failure and the loop in runQueued goes on after it; one
-// deferred recover serves the whole batch.
-func (d *Deferred[T]) runSteps(end int32, more []step[T]) (h link) {
+// runSteps runs steps from d.next up to end, the first blocks of which
+// is more, stopping early when one hands off a Deferred, which it returns,
+// or pauses the chain. A panic becomes the result's Failure and the loop in
+// runQueued goes on after it; one deferred recover serves the whole batch.
+func (d *Deferred[T]) runSteps(end int32, more *stepBlock[T]) (h link) {
 	done := false
 	var s linker[T]
 	defer func() {
@@ -423,8 +462,13 @@ func (d *Deferred[T]) runSteps(end int32, more []step[T]) (h link) {
 			}
 		}
 	}()
+	var c stepCursor[T]
 	for d.next < end {
-		s = d.stepAt(d.next, more)
+		if d.next < int32(len(d.inline)) {
+			s = d.inline[d.next].ln
+		} else {
+			s = c.at(d.next, more)
+		}
 		d.next++
 		if cb, ok := s.(callbackStep[T]); ok {
 			// Most steps: called here, not through the interface.
@@ -492,10 +536,8 @@ func (d *Deferred[T]) aborted(s linker[T], r any) link {
 // an unhandled Failure watched, the runner gone.
 func (d *Deferred[T]) restLocked(st uint32) {
 	if n := d.count(); d.next == n && n > 0 {
-		for i := range d.ninline {
-			d.inline[i] = step[T]{}
-		}
-		d.ninline, d.more, d.next = 0, nil, 0
+		d.inline = [inlineSteps]step[T]{}
+		d.n, d.more, d.next = 0, nil, 0
 	}
 	d.unlock(d.watchLocked(st &^ (stRunning | stMore)))
 }
@@ -506,7 +548,9 @@ func (d *Deferred[T]) restLocked(st uint32) {
 // The consumed slots are cleared, but the count stays: only the runner reads
 // inline entries below it, while others append above it.
 func (d *Deferred[T]) restInline(end int32) bool {
-	if d.next != end || d.fail != nil || d.st.Load() != stFired|stRunning {
+	// The state first: while a step's wait holds the chain, resumeWith
+	// may be setting the result on another goroutine.
+	if d.st.Load() != stFired|stRunning || d.next != end || d.fail != nil {
 		return false
 	}
 	for i := range end {
@@ -587,9 +631,8 @@ func (d *Deferred[T]) waitOn(inner *Deferred[T]) link {
 // resumeWith; Cancel on d reaches up meanwhile.
 func (d *Deferred[T]) holdFor(up canceller) {
 	st := d.lock()
-	d.paused++
 	d.onCancel = up
-	d.unlock(st | stPaused)
+	d.unlock(pauseLocked(st))
 }
 
 // resume is a Deferred waiting on an inner one, seen as the step on the
@@ -611,9 +654,7 @@ func (d *Deferred[T]) resumeWith(v T, f *failure.Failure) link {
 	st = d.unwatchLocked(st)
 	d.result, d.fail = v, f
 	d.onCancel = nil
-	if d.paused--; d.paused == 0 {
-		st &^= stPaused
-	}
+	st = unpauseLocked(st)
 	if st&stRunning != 0 {
 		d.unlock(st)
 		return nil

@@ -155,31 +155,91 @@ func (d *Deferred[T]) failWith(err error, fn any) {
 
 // count is the number of steps in the chain (run or not); under the lock,
 // or by the runner for a count it read under the lock.
-func (d *Deferred[T]) count() int32 {
-	return int32(d.ninline) + int32(len(d.more))
+func (d *Deferred[T]) count() int32 { return d.n }
+
+// stepBlock holds eight of the steps beyond the inline ones. The blocks of
+// a chain form a ring: d.more is the last, whose next is the first, so
+// that both ends are at hand.
+type stepBlock[T any] struct {
+	steps [blockSteps]step[T]
+	next  *stepBlock[T]
 }
 
-// stepAt returns step i < end of a chain whose later steps are in more, as
-// read under the lock with end.
-func (d *Deferred[T]) stepAt(i int32, more []step[T]) linker[T] {
-	if i < int32(len(d.inline)) {
-		return d.inline[i].ln
+// inlineSteps is how many steps a Deferred holds in itself.
+const inlineSteps = 2
+
+// blockSteps is the capacity of a block: with inline, room for ten steps
+// in the first.
+const blockSteps = 8
+
+// firstBlock returns the first block of steps, or nil; under the lock.
+func (d *Deferred[T]) firstBlock() *stepBlock[T] {
+	if d.more == nil {
+		return nil
 	}
-	return more[i-int32(len(d.inline))].ln
+	return d.more.next
 }
 
-// moreSteps is the first capacity of more: with inline, room for ten steps.
-const moreSteps = 8
+// dropRunBlocks drops the blocks whose steps have all run, so that a
+// runner finds its next step in the first block; under the lock, by the
+// runner. The indexes of the steps left move down with them.
+func (d *Deferred[T]) dropRunBlocks() {
+	for d.more != nil && d.more.next != d.more && d.next >= int32(len(d.inline))+blockSteps {
+		d.more.next = d.more.next.next
+		d.next -= blockSteps
+		d.n -= blockSteps
+	}
+}
+
+// stepCursor finds the steps of a batch in its blocks, in order.
+type stepCursor[T any] struct {
+	blk *stepBlock[T]
+	off int
+}
+
+// at returns step i, beyond the inline ones, of a chain whose first block
+// is first; i is the step after the one at returned last, if any.
+func (c *stepCursor[T]) at(i int32, first *stepBlock[T]) linker[T] {
+	switch {
+	case c.blk == nil:
+		k := int(i) - inlineSteps
+		c.blk = first
+		for ; k >= blockSteps; k -= blockSteps {
+			c.blk = c.blk.next
+		}
+		c.off = k
+	case c.off == blockSteps:
+		c.blk, c.off = c.blk.next, 0
+	}
+	s := c.blk.steps[c.off].ln
+	c.off++
+	return s
+}
 
 // appendLocked appends s; under the lock.
 func (d *Deferred[T]) appendLocked(s linker[T]) {
-	if int(d.ninline) < len(d.inline) {
-		d.inline[d.ninline] = step[T]{ln: s}
-		d.ninline++
+	if n := d.n; n < int32(len(d.inline)) {
+		d.inline[n] = step[T]{ln: s}
+		d.n++
 		return
 	}
-	if d.more == nil {
-		d.more = make([]step[T], 0, moreSteps)
+	d.appendMore(s)
+}
+
+// appendMore is appendLocked once the inline steps are taken.
+//
+//go:noinline
+func (d *Deferred[T]) appendMore(s linker[T]) {
+	k := int(d.n-int32(len(d.inline))) % blockSteps
+	if k == 0 {
+		b := &stepBlock[T]{}
+		if last := d.more; last == nil {
+			b.next = b
+		} else {
+			b.next, last.next = last.next, b
+		}
+		d.more = b
 	}
-	d.more = append(d.more, step[T]{ln: s})
+	d.more.steps[k] = step[T]{ln: s}
+	d.n++
 }
