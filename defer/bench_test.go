@@ -99,14 +99,17 @@ func BenchmarkBaselineMutexSlice(b *testing.B) {
 	perStep(b, chainLen)
 }
 
-// floorDeferred and floorSteps have the sizes of a Deferred[int] and of its
-// first overflow array of steps.
+// floorDeferred and floorSteps have the sizes of a Deferred[int] (96
+// bytes) and of its first block of steps (eight steps and a link).
 type (
 	floorDeferred struct {
-		_ [136]byte
+		_ [88]byte
 		p *int
 	}
-	floorSteps [8]struct{ p, q *int }
+	floorSteps struct {
+		steps [8]struct{ p, q *int }
+		next  *int
+	}
 )
 
 var (
