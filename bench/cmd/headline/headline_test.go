@@ -119,7 +119,7 @@ func TestWriteReplacesOnlyTheBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := filepath.Join(dir, "README.md")
-	before := "# twist\n\n## Performance\n\n<!-- headline:readme begin -->\nold figures\n<!-- headline:readme end -->\n- micro: kept\n"
+	before := "# twist\n\nProse may quote `<!-- headline:readme begin -->`.\n\n## Performance\n\n<!-- headline:readme begin -->\nold figures\n<!-- headline:readme end -->\n- micro: kept\n"
 	if err := os.WriteFile(readme, []byte(before), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestWriteReplacesOnlyTheBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "# twist\n\n## Performance\n\n<!-- headline:readme begin -->\n" +
+	want := "# twist\n\nProse may quote `<!-- headline:readme begin -->`.\n\n## Performance\n\n<!-- headline:readme begin -->\n" +
 		readmeHeadline(sample(), "bench/results/2001-02-03.md") + "\n<!-- headline:readme end -->\n- micro: kept\n"
 	if string(got) != want {
 		t.Errorf("README after -w:\n%s\nwant:\n%s", got, want)

@@ -123,18 +123,33 @@ func rewrite(path string, rep *report.Report, md string) error {
 }
 
 // replaceBlock puts body between the begin and end lines of block in text.
-// ok is false when text has no such block.
+// A marker counts only as a line of its own, so that prose quoting it (as
+// bench/README.md does) is left alone. ok is false when text has no such
+// block.
 func replaceBlock(text, block, body string) (out string, ok bool, err error) {
 	b, e := begin(block), end(block)
-	i := strings.Index(text, b)
+	i := markerLine(text, b)
 	if i < 0 {
 		return text, false, nil
 	}
-	j := strings.Index(text[i:], e)
+	j := markerLine(text[i:], e)
 	if j < 0 {
 		return text, false, fmt.Errorf("%q without %q after it", b, e)
 	}
 	return text[:i] + b + "\n" + body + "\n" + text[i+j:], true, nil
+}
+
+// markerLine returns the offset of the first line of text that is marker,
+// or -1.
+func markerLine(text, marker string) int {
+	for off := 0; off < len(text); {
+		line, _, _ := strings.Cut(text[off:], "\n")
+		if strings.TrimSpace(line) == marker {
+			return off
+		}
+		off += len(line) + 1
+	}
+	return -1
 }
 
 // relLink is target's path relative to the directory of the file at from,
