@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	deferred "github.com/twistgo/twist/defer"
 	"github.com/twistgo/twist/failure"
@@ -99,11 +100,11 @@ func BenchmarkBaselineMutexSlice(b *testing.B) {
 	perStep(b, chainLen)
 }
 
-// floorDeferred and floorSteps have the sizes of a Deferred[int] (96
-// bytes) and of its first block of steps (eight steps and a link).
+// floorDeferred and floorSteps have the sizes of a Deferred[int] and of
+// its first block of steps (eight steps and a link).
 type (
 	floorDeferred struct {
-		_ [88]byte
+		_ [unsafe.Sizeof(deferred.Deferred[int]{}) - unsafe.Sizeof((*int)(nil))]byte
 		p *int
 	}
 	floorSteps struct {
