@@ -52,13 +52,16 @@ func (e *pipeEcho) roundTrip(tb testing.TB) {
 
 // chainAllocs is what the chain echo (recyclingEcho: Read, ThenDeferred,
 // Write, AddBoth) may allocate per message beyond the OnData echo: the
-// Read's Deferred, the Deferred and step of the user's ThenDeferred, the
-// Write's Deferred, and the bytes of a small Read (under 512 B), which are
-// a copy of its own. The buffer of a large Read is handed over, comes back
-// with Recycle and is reused: it costs no allocation per message.
-const chainAllocs = 4
+// Read's Deferred, the Deferred and step of the user's ThenDeferred (one
+// allocation), and the Write's Deferred. The bytes cost none: the buffer of
+// a large Read is handed over, a small Read's copy goes into a buffer that
+// an earlier Recycle gave back, and each comes back with Recycle.
+const chainAllocs = 3
 
 func TestChainEchoAllocatesOnlyItsDeferreds(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop recycled buffers")
+	}
 	for _, size := range []int{64, 16 << 10} {
 		chain := newPipeEcho(t, recyclingEcho, size)
 		onData := newPipeEcho(t, onDataEcho, size)

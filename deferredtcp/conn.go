@@ -260,10 +260,10 @@ func (c *Conn) RemoteAddr() net.Addr { return c.raddr }
 //
 // The returned bytes belong to the caller. A large chunk comes in the
 // connection's read buffer itself, handed over rather than copied (as may a
-// [Conn.ReadFull] of exactly one chunk); give such slices back with
-// [Recycle] once done with them, and later reads take over the recycled
-// buffers instead of allocating: a chain that reads, writes and recycles
-// allocates no buffer per chunk.
+// [Conn.ReadFull] of exactly one chunk), a small one in a copy; give either
+// back with [Recycle] once done with it, and later reads take over the
+// recycled buffers instead of allocating: a chain that reads, writes and
+// recycles allocates no buffer per chunk, large or small.
 func (c *Conn) Read() *deferred.Deferred[[]byte] {
 	c.loop.r.CheckLoop("Conn.Read")
 	return c.read(readReq{kind: readAny})
@@ -477,16 +477,27 @@ func handOver(p []byte, buf *[]byte) []byte {
 	return clone(p)
 }
 
-// clone returns a copy of p for a Read to own, in a recycled buffer (of at
-// most twice its size) if there is one.
+// clone returns a copy of p for a Read to own: in a buffer of the pool (of
+// at most twice its size) when buffers of its size are recycled, or when p
+// is large and the pool has one; else in a new one of p's size.
 func clone(p []byte) []byte {
-	if len(p) >= bufpool.MinSize {
-		if b := bufpool.Get(len(p)); b != nil {
+	switch n := len(p); {
+	case n >= bufpool.MinSize && bufpool.Claim(n):
+		// Its buffer is likely to come back: make one that can, if the pool
+		// has none.
+		b := bufpool.Make(n)
+		return b[:copy(b, p)]
+	case n >= largeCopy:
+		if b := bufpool.Get(n); b != nil {
 			return b[:copy(b, p)]
 		}
 	}
 	return bytes.Clone(p)
 }
+
+// largeCopy is the size from which a copy tries the pool even without a
+// credit: a miss costs little beside the allocation it may save.
+const largeCopy = 512
 
 // Recycle gives p, the bytes a Read fired with, back to the read buffers of
 // this package, so that a later Read can take over its buffer instead of
@@ -494,8 +505,8 @@ func clone(p []byte) []byte {
 // once it has written or parsed it allocates nothing per chunk. Recycle a
 // slice once, and only when nothing uses it, or any slice of its array,
 // anymore: a later read overwrites it.
-// Slices of other origins (of a capacity that is a power of two) are taken
-// too. Recycle is optional (what is not recycled is garbage collected) and
+// Slices of other origins (of a capacity that is a power of two, from 64 B)
+// are taken too. Recycle is optional (what is not recycled is garbage collected) and
 // safe from any goroutine.
 func Recycle(p []byte) { bufpool.Recycle(p) }
 

@@ -1,13 +1,16 @@
 // Package bufpool keeps deferredtcp's read buffers for reuse: the I/O paths
 // take their read buffers here and put back those no Read took over, and
 // deferredtcp.Recycle brings back those a Read did. Buffers come in
-// power-of-two capacities from 512 B to 16 MiB, one sync.Pool per capacity,
+// power-of-two capacities from 64 B to 16 MiB, one sync.Pool per capacity,
 // so that the garbage collector frees what stays unused.
 //
 // Recycled buffers also earn credits: a Conn hands a read buffer over to a
 // Read that its bytes fill only partly (rather than copy them out) when a
 // credit says that buffers of that size come back, so that code that never
-// recycles does not get 64 KiB arrays for its short reads.
+// recycles does not get 64 KiB arrays for its short reads; and it copies a
+// short read into a pooled buffer only when a credit says that buffers of
+// that size come back, so that code that never recycles pays neither a
+// pool's miss nor a power-of-two capacity.
 package bufpool
 
 import (
@@ -18,7 +21,7 @@ import (
 )
 
 const (
-	minShift = 9  // 512 B, the smallest read buffer
+	minShift = 6  // 64 B, a short line's copy
 	maxShift = 24 // 16 MiB
 )
 

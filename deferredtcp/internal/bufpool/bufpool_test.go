@@ -11,7 +11,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestMakeRoundsUpToAPowerOfTwo(t *testing.T) {
 	for _, tc := range []struct{ n, cap int }{
-		{1, 512}, {512, 512}, {513, 1024}, {64 << 10, 64 << 10}, {100_000, 128 << 10}, {16 << 20, 16 << 20},
+		{1, 64}, {64, 64}, {65, 128}, {512, 512}, {513, 1024}, {64 << 10, 64 << 10}, {100_000, 128 << 10}, {16 << 20, 16 << 20},
 		{16<<20 + 1, 16<<20 + 1}, // past the largest class: exact, never pooled
 	} {
 		b := Make(tc.n)
@@ -24,7 +24,7 @@ func TestPutTakesOnlyClassCapacities(t *testing.T) {
 	for _, tc := range []struct {
 		c  int
 		ok bool
-	}{{512, true}, {4096, true}, {16 << 20, true}, {0, false}, {256, false}, {1000, false}, {32 << 20, false}} {
+	}{{64, true}, {256, true}, {512, true}, {4096, true}, {16 << 20, true}, {0, false}, {32, false}, {1000, false}, {32 << 20, false}} {
 		i, _ := class(tc.c, false)
 		require.Equal(t, tc.ok, i >= 0, "capacity %d", tc.c)
 	}
