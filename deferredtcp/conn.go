@@ -506,7 +506,10 @@ const largeCopy = 512
 // slice once, and only when nothing uses it, or any slice of its array,
 // anymore: a later read overwrites it.
 // Slices of other origins (of a capacity that is a power of two, from 64 B)
-// are taken too. Recycle is optional (what is not recycled is garbage collected) and
+// are taken too; a slice of another capacity (the exact-size copy a short
+// read gets before anything is recycled) is left to the garbage collector,
+// but tells the package that buffers of its size come back, so that later
+// copies of that size are made in buffers that can be recycled. Recycle is optional (what is not recycled is garbage collected) and
 // safe from any goroutine.
 func Recycle(p []byte) { bufpool.Recycle(p) }
 

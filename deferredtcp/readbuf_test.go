@@ -3,11 +3,13 @@ package deferredtcp_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -218,4 +220,66 @@ func allocsPer16KiBMessage(t *testing.T, r *reactor.Reactor, recycle bool) float
 	run(t, r)
 	require.Equal(t, warmup+msgs, count)
 	return float64(after.TotalAlloc-before.TotalAlloc) / msgs
+}
+
+// TestRecycledLinesStayIntact: a ReadUntil loop over 100 000 short lines
+// that recycles most lines once checked and keeps every tenth gets each
+// line right, and the kept ones stay intact although later lines are copied
+// into the recycled buffers.
+func TestRecycledLinesStayIntact(t *testing.T) {
+	lines := 100_000
+	if raceEnabled {
+		lines = 20_000
+	}
+	r := reactor.New()
+	// 80-byte lines: their copies take recycled 128-byte buffers.
+	want := func(i int) string {
+		return fmt.Sprintf("line %06d of a chain that reads short lines and recycles most of them...", i)
+	}
+	var kept [][]byte
+	got, reused := 0, 0
+	recycled := map[*byte]bool{}
+	r.CallWhenRunning(func() {
+		server, client := deferredtcp.Pipe(r)
+		var next func()
+		next = func() {
+			server.ReadUntil([]byte("\n"), 0).AddCallbacks(func(p []byte) ([]byte, error) {
+				if string(p) != want(got) {
+					t.Errorf("line %d: %q", got, p)
+				}
+				if recycled[unsafe.SliceData(p)] {
+					reused++
+				}
+				if got%10 == 0 {
+					kept = append(kept, p)
+				} else {
+					recycled[unsafe.SliceData(p)] = true
+					deferredtcp.Recycle(p)
+				}
+				got++
+				next()
+				return nil, nil
+			}, func(f *failure.Failure) ([]byte, error) {
+				if !errors.Is(f, io.EOF) {
+					t.Error(f)
+				}
+				r.Stop()
+				return nil, nil
+			})
+		}
+		next()
+		var out []byte
+		for i := range lines {
+			out = append(append(out, want(i)...), '\n')
+		}
+		client.Write(out)
+		client.Close()
+	})
+	run(t, r)
+	require.Equal(t, lines, got)
+	t.Logf("%d of %d lines came in a recycled buffer", reused, lines)
+	require.Greater(t, reused, lines/2, "few lines took the buffers recycled before them")
+	for k, p := range kept {
+		require.Equal(t, want(10*k), string(p), "kept line %d was overwritten", 10*k)
+	}
 }

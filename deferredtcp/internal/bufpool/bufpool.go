@@ -87,13 +87,19 @@ func Put(p []byte) {
 }
 
 // Recycle is Put for a buffer that came back from a user: it earns its
-// size a credit.
+// size a credit. An array of another capacity (an exact-size copy made
+// before any credit) is left to the garbage collector, but earns the class
+// its size rounds up to a credit all the same: buffers of about its size
+// come back, so the next copy of that size is made in one that can.
 func Recycle(p []byte) {
-	if i, _ := class(cap(p), false); i >= 0 {
+	i, _ := class(cap(p), false)
+	if i >= 0 {
 		pools[i].Put(unsafe.Pointer(unsafe.SliceData(p)))
-		if credits[i].Load() < maxCredits {
-			credits[i].Add(1)
-		}
+	} else if cap(p) >= MinSize {
+		i, _ = class(cap(p), true)
+	}
+	if i >= 0 && credits[i].Load() < maxCredits {
+		credits[i].Add(1)
 	}
 }
 

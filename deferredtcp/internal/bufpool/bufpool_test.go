@@ -43,8 +43,12 @@ func TestRecycleEarnsClaims(t *testing.T) {
 	require.True(t, Claim(size-100), "claims are by size rounded up")
 	require.True(t, Claim(size))
 	require.False(t, Claim(size))
-	Recycle(make([]byte, size+1)) // not a class: no credit
+	Recycle(make([]byte, size+1)) // not a class: a credit for the next one, and not kept
 	require.False(t, Claim(size))
+	require.True(t, Claim(2*size))
+	require.Nil(t, Get(2*size))
+	Recycle(make([]byte, 10, MinSize-1)) // too small to say anything
+	require.False(t, Claim(MinSize-1))
 }
 
 func TestGetReturnsWhatWasPut(t *testing.T) {
