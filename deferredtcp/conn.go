@@ -501,16 +501,18 @@ const largeCopy = 512
 
 // Recycle gives p, the bytes a Read fired with, back to the read buffers of
 // this package, so that a later Read can take over its buffer instead of
-// copying into a new one: a chain that reads large chunks and recycles each
-// once it has written or parsed it allocates nothing per chunk. Recycle a
-// slice once, and only when nothing uses it, or any slice of its array,
-// anymore: a later read overwrites it.
-// Slices of other origins (of a capacity that is a power of two, from 64 B)
-// are taken too; a slice of another capacity (the exact-size copy a short
-// read gets before anything is recycled) is left to the garbage collector,
-// but tells the package that buffers of its size come back, so that later
-// copies of that size are made in buffers that can be recycled. Recycle is optional (what is not recycled is garbage collected) and
-// safe from any goroutine.
+// allocating one: a chain that reads, writes or parses each chunk and then
+// recycles it allocates no buffer per chunk, large or small. Recycle a slice
+// once, and only when nothing uses it, or any slice of its array, anymore: a
+// later read overwrites it.
+//
+// Slices of other origins are taken too when their capacity is a power of
+// two from 64 B. A slice of another capacity (such as the exact-size copy a
+// short line gets before anything was recycled) is left to the garbage
+// collector, but tells the package that buffers of its size come back, so
+// that later copies of that size are made in buffers that can. Recycle is
+// optional (what is not recycled is garbage collected) and safe from any
+// goroutine.
 func Recycle(p []byte) { bufpool.Recycle(p) }
 
 // satisfy fires the pending read while the queue can serve it.
