@@ -92,13 +92,11 @@ func Put(p []byte) {
 // its size rounds up to a credit all the same: buffers of about its size
 // come back, so the next copy of that size is made in one that can.
 func Recycle(p []byte) {
-	i, _ := class(cap(p), false)
-	if i >= 0 {
-		pools[i].Put(unsafe.Pointer(unsafe.SliceData(p)))
-	} else if cap(p) >= MinSize {
-		i, _ = class(cap(p), true)
+	if cap(p) < MinSize {
+		return
 	}
-	if i >= 0 && credits[i].Load() < maxCredits {
+	Put(p)
+	if i, _ := class(cap(p), true); i >= 0 && credits[i].Load() < maxCredits {
 		credits[i].Add(1)
 	}
 }
